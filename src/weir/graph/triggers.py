@@ -1,0 +1,81 @@
+"""Trigger rules: when a task runs, given the states of its upstream task runs.
+
+The rules are Airflow's. :func:`decide` is pure: the scheduler calls it with the
+final states of a node's upstream nodes seen so far and gets one decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from enum import StrEnum
+
+from weir.states import TaskState
+
+
+class TriggerRule(StrEnum):
+    """When a task may run, in terms of its upstream tasks' states."""
+
+    ALL_SUCCESS = "all_success"
+    ALL_DONE = "all_done"
+    ALL_FAILED = "all_failed"
+    ONE_SUCCESS = "one_success"
+    ONE_FAILED = "one_failed"
+    NONE_FAILED = "none_failed"
+    NONE_SKIPPED = "none_skipped"
+    ALWAYS = "always"
+
+
+class Decision(StrEnum):
+    """What to do with a pending task run."""
+
+    WAIT = "wait"
+    RUN = "run"
+    SKIP = "skip"
+    UPSTREAM_FAILED = "upstream_failed"
+
+
+_FAIL = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
+
+
+def decide(rule: TriggerRule, upstream: Collection[TaskState], total: int) -> Decision:
+    """Decide a pending task run's fate.
+
+    Args:
+        rule: the task's trigger rule.
+        upstream: the terminal states of the upstream nodes that have finished so far.
+        total: how many upstream nodes there are.
+
+    A node with no upstream always runs. ``one_success`` and ``one_failed`` fire as soon
+    as one upstream matches; every other rule waits until all upstream nodes are done.
+    """
+    if total == 0:
+        return Decision.RUN
+    done = len(upstream)
+    ok = sum(1 for s in upstream if s == TaskState.SUCCESS)
+    failed = sum(1 for s in upstream if s in _FAIL)
+    skipped = sum(1 for s in upstream if s == TaskState.SKIPPED)
+    if rule == TriggerRule.ONE_SUCCESS:
+        if ok:
+            return Decision.RUN
+        if done < total:
+            return Decision.WAIT
+        return Decision.UPSTREAM_FAILED if failed == total else Decision.SKIP
+    if rule == TriggerRule.ONE_FAILED:
+        if failed:
+            return Decision.RUN
+        return Decision.WAIT if done < total else Decision.SKIP
+    if done < total:
+        return Decision.WAIT
+    if rule == TriggerRule.ALL_SUCCESS:
+        if failed:
+            return Decision.UPSTREAM_FAILED
+        return Decision.SKIP if skipped else Decision.RUN
+    if rule in (TriggerRule.ALL_DONE, TriggerRule.ALWAYS):
+        return Decision.RUN
+    if rule == TriggerRule.ALL_FAILED:
+        return Decision.RUN if failed == total else Decision.SKIP
+    if rule == TriggerRule.NONE_FAILED:
+        return Decision.UPSTREAM_FAILED if failed else Decision.RUN
+    if rule == TriggerRule.NONE_SKIPPED:
+        return Decision.SKIP if skipped else Decision.RUN
+    raise AssertionError(f"unhandled trigger rule {rule}")

@@ -1,0 +1,227 @@
+"""``@weir.flow``: a Python function whose body wires tasks into a static graph."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weir.errors import FlowDefinitionError, ParamsError, WeirError
+from weir.graph.build import build_graph
+from weir.graph.model import Graph
+from weir.sdk.task import _NAME, Task, TaskCall, _location_of
+from weir.sdk.trace import ParamRef, Tracer
+
+if TYPE_CHECKING:
+    from weir.runs import Run
+
+
+class Flow:
+    """A named workflow. Create with :func:`flow`; run with :meth:`run`."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str,
+        schedule: Any = None,
+        tags: tuple[str, ...] = (),
+        description: str | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name
+        self.schedule = schedule
+        self.tags = tags
+        self.description = description if description is not None else inspect.getdoc(fn)
+        self.location = _location_of(fn)
+        self.signature = inspect.signature(fn)
+        for param in self.signature.parameters.values():
+            if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                raise FlowDefinitionError(
+                    f"{self.location}: flow {name!r}: params must be named; *{param.name} is not allowed"
+                )
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+                raise FlowDefinitionError(
+                    f"{self.location}: flow {name!r}: param {param.name!r} must not be positional-only"
+                )
+
+    def __repr__(self) -> str:
+        return f"<weir.flow {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise WeirError(
+            f"flow {self.name!r} is not called directly: use {self.name}.run(**params) to run it "
+            "(recorded), or call its tasks as plain functions in a unit test"
+        )
+
+    @property
+    def graph(self) -> Graph:
+        """The flow's graph, traced from its body on first use.
+
+        Raises:
+            FlowDefinitionError: the body is not a valid flow; the message names the file and line.
+        """
+        return self._traced[0]
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        """The task behind each node of the graph, by task id."""
+        return self._traced[1]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Derived values are rebuilt where the flow is unpickled (a worker process).
+        state = dict(self.__dict__)
+        for derived in ("_traced", "params_model", "version"):
+            state.pop(derived, None)
+        return state
+
+    @cached_property
+    def _traced(self) -> tuple[Graph, dict[str, Task]]:
+        params = tuple(self.signature.parameters)
+        with Tracer(self.name) as tracer:
+            refs = {p: ParamRef(tracer, p) for p in params}
+            try:
+                returned = self.fn(**refs)
+            except WeirError:
+                raise
+            except Exception as exc:
+                raise FlowDefinitionError(
+                    f"{_user_frame(exc, self.location)}: tracing flow {self.name!r} raised "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+            if isinstance(returned, Task | TaskCall):
+                raise FlowDefinitionError(
+                    f"{self.location}: flow {self.name!r} returns the task {returned!r} itself; "
+                    "call it to return its result"
+                )
+            output = tracer.template(returned, self.location)
+        graph = build_graph(
+            self.name, tracer.nodes(), output=output, params=params, order_locations=tracer.order_locations
+        )
+        return graph, dict(tracer.tasks)
+
+    @cached_property
+    def version(self) -> str:
+        """A hash of the flow's source file (or of its function when the file cannot be read)."""
+        digest = hashlib.sha256(self.name.encode())
+        source_file = inspect.getsourcefile(self.fn)
+        try:
+            digest.update(Path(source_file).read_bytes() if source_file else b"")
+        except OSError:
+            digest.update(self.fn.__code__.co_code)
+        return digest.hexdigest()[:16]
+
+    @cached_property
+    def params_model(self) -> Any:
+        """A pydantic model of the params, built from the signature's annotations and defaults."""
+        import pydantic
+
+        fields: dict[str, Any] = {}
+        for param in self.signature.parameters.values():
+            annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
+            default = ... if param.default is inspect.Parameter.empty else param.default
+            fields[param.name] = (annotation, default)
+        return pydantic.create_model(
+            f"{self.name}_params",
+            __config__=pydantic.ConfigDict(extra="forbid", arbitrary_types_allowed=True),
+            **fields,
+        )
+
+    def validate_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` and return them with defaults filled in, as Python values.
+
+        Raises:
+            ParamsError: naming each param that is missing, unknown or of the wrong type.
+        """
+        import pydantic
+
+        try:
+            model = self.params_model.model_validate(dict(params))
+        except pydantic.ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                name = ".".join(str(part) for part in err["loc"]) or "params"
+                reason = "not a param of this flow" if err["type"] == "extra_forbidden" else err["msg"]
+                problems.append((name, reason))
+            raise ParamsError(self.name, problems) from None
+        return {name: getattr(model, name) for name in self.signature.parameters}
+
+    def params_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated params as JSON-able values, for the store."""
+        return self.params_model.model_validate(dict(values)).model_dump(mode="json")
+
+    def run(self, *, executor: str | None = None, **params: Any) -> Run:
+        """Create a recorded run with ``params`` and execute it to the end on ``executor``.
+
+        Args:
+            executor: ``inline`` or ``local`` (default: the ``WEIR_EXECUTOR`` setting, else ``local``).
+            params: the flow's params; validated before anything is written.
+
+        Returns:
+            the finished :class:`~weir.runs.Run`; its ``state`` says how it ended.
+
+        Raises:
+            ParamsError: invalid params (nothing is recorded).
+            FlowDefinitionError: the flow body is not a valid flow.
+        """
+        from weir.runs import run_flow
+
+        return run_flow(self, params, executor=executor)
+
+
+def _user_frame(exc: BaseException, fallback: str) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        if "/weir/sdk/" not in frame.filename and "/weir/graph/" not in frame.filename:
+            return f"{frame.filename}:{frame.lineno}"
+    return fallback
+
+
+def flow(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    schedule: Any = None,
+    tags: Any = (),
+    description: str | None = None,
+) -> Any:
+    """Make a function a weir flow, with or without arguments.
+
+    Args:
+        name: the flow's name (default: the function's name).
+        schedule: when runs are created (stored now; the scheduler gives it meaning).
+        tags: labels for filtering.
+        description: shown in the CLI and UI (default: the docstring).
+
+    The body is traced once, on first use, into a static graph: task calls return
+    references, and references passed as arguments become edges.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Flow:
+        if not callable(func):
+            raise FlowDefinitionError(f"@weir.flow decorates a function, not {func!r}")
+        flow_name = name or func.__name__
+        if not _NAME.fullmatch(flow_name):
+            raise FlowDefinitionError(
+                f"{_location_of(func)}: flow name {flow_name!r} may hold only letters, digits, _ . and -"
+            )
+        if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
+            raise FlowDefinitionError(f"{_location_of(func)}: tags must be a list of strings")
+        return Flow(func, name=flow_name, schedule=schedule, tags=tuple(tags), description=description)
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap
+
+
+def find_module_path(flow_obj: Flow) -> tuple[str | None, str | None]:
+    """``(module name, file path)`` under which a worker process can find ``flow_obj``."""
+    module = sys.modules.get(flow_obj.fn.__module__)
+    path = getattr(module, "__file__", None)
+    return flow_obj.fn.__module__, path

@@ -1,0 +1,164 @@
+"""``@weir.task``: a Python function with an orchestration policy.
+
+Outside a flow a task is a plain function call. Inside a traced flow body a call
+records a node and returns a :class:`~weir.sdk.trace.TaskRef`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+from collections.abc import Callable
+from typing import Any, overload
+
+from weir.errors import FlowDefinitionError
+from weir.graph.model import MAP_ELEMENT, TaskPolicy, make_policy
+from weir.sdk.trace import caller_location, current_tracer
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def _location_of(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "<unknown>"
+    return f"{code.co_filename}:{code.co_firstlineno}"
+
+
+class Task:
+    """A function plus its policy. Create with :func:`task`."""
+
+    def __init__(self, fn: Callable[..., Any], *, name: str, policy: TaskPolicy) -> None:
+        self.fn = fn
+        self.name = name
+        self.policy = policy
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<weir.task {self.name}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = current_tracer()
+        if tracer is None:
+            return self.fn(*args, **kwargs)
+        return tracer.add_call(self, self.policy, args, kwargs)
+
+    def options(self, *, task_id: str | None = None, **overrides: Any) -> TaskCall:
+        """The same task with per-call overrides, e.g. ``load.options(retries=0, trigger="all_done")(x)``.
+
+        ``task_id`` names this call's node explicitly (it must be unique in the flow).
+        """
+        try:
+            policy = make_policy(self.policy, **overrides)
+        except ValueError as exc:
+            raise FlowDefinitionError(f"{caller_location()}: task {self.name!r}: {exc}") from None
+        if task_id is not None and (not isinstance(task_id, str) or not task_id.strip()):
+            raise FlowDefinitionError(f"{caller_location()}: task_id must be a non-empty string")
+        return TaskCall(self, policy, task_id)
+
+    def map(self, over: Any, **fixed: Any) -> Any:
+        """Fan out: one task run per element of ``over``, passed as the first argument.
+
+        ``over`` is a list or a reference to a list produced upstream; ``fixed`` are keyword
+        arguments shared by every element. Outside a flow this is a list comprehension.
+        """
+        return TaskCall(self, self.policy, None).map(over, **fixed)
+
+    @functools.cached_property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.fn)
+
+    @property
+    def first_param(self) -> str:
+        params = list(self.signature.parameters.values())
+        if not params or params[0].kind not in (
+            inspect.Parameter.POSITIONAL_ONLY,
+            inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        ):
+            raise FlowDefinitionError(
+                f"{caller_location()}: task {self.name!r} cannot be mapped: "
+                "its first parameter must take the mapped element"
+            )
+        return params[0].name
+
+
+class TaskCall:
+    """A task bound to per-call options; call it or ``.map`` it inside a flow."""
+
+    def __init__(self, task: Task, policy: TaskPolicy, task_id: str | None) -> None:
+        self.task = task
+        self.policy = policy
+        self.task_id = task_id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        tracer = current_tracer()
+        if tracer is None:
+            return self.task.fn(*args, **kwargs)
+        return tracer.add_call(self.task, self.policy, args, kwargs, task_id=self.task_id)
+
+    def map(self, over: Any, **fixed: Any) -> Any:
+        tracer = current_tracer()
+        if tracer is None:
+            return [self.task.fn(item, **fixed) for item in over]
+        self.task.first_param  # noqa: B018 - validates that the task can be mapped
+        return tracer.add_call(
+            self.task, self.policy, (MAP_ELEMENT,), fixed, task_id=self.task_id, map_over=over, mapped=True
+        )
+
+
+@overload
+def task(fn: Callable[..., Any], /) -> Task: ...
+@overload
+def task(
+    *,
+    name: str | None = None,
+    retries: int = 0,
+    retry_delay: Any = 0.0,
+    timeout: Any = None,
+    trigger: str = "all_success",
+    tags: Any = (),
+    pool: str | None = None,
+    priority: int = 0,
+    branch: bool = False,
+) -> Callable[[Callable[..., Any]], Task]: ...
+
+
+def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **policy: Any) -> Any:
+    """Make a function a weir task, with or without arguments.
+
+    Args:
+        name: the task's name (default: the function's name); node ids derive from it.
+        retries: extra tries after a failure (>= 0).
+        retry_delay: seconds (or a timedelta) to wait before a retry.
+        timeout: seconds (or a timedelta) a try may run; > 0.
+        trigger: the trigger rule (``all_success``, ``all_done``, ``all_failed``, ``one_success``,
+            ``one_failed``, ``none_failed``, ``none_skipped``, ``always``).
+        tags: labels for filtering.
+        pool: the name of a pool that limits concurrency.
+        priority: a higher number runs first when slots are scarce.
+        branch: the task returns the task id (or ids) of the downstream nodes to follow; the
+            other direct downstream nodes are skipped.
+
+    Raises:
+        FlowDefinitionError: an option with a bad value, naming the function's file and line.
+    """
+
+    def wrap(func: Callable[..., Any]) -> Task:
+        if not callable(func):
+            raise FlowDefinitionError(f"@weir.task decorates a function, not {func!r}")
+        try:
+            task_policy = make_policy(TaskPolicy(), **policy)
+        except ValueError as exc:
+            raise FlowDefinitionError(f"{_location_of(func)}: task {func.__name__!r}: {exc}") from None
+        task_name = name or func.__name__
+        if not _NAME.fullmatch(task_name):
+            raise FlowDefinitionError(
+                f"{_location_of(func)}: task name {task_name!r} may hold only letters, digits, _ . and -"
+            )
+        return Task(func, name=task_name, policy=task_policy)
+
+    if fn is not None:
+        return wrap(fn)
+    return wrap

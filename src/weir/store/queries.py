@@ -1,0 +1,283 @@
+"""Store verbs. Each takes a connection and never commits: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from weir.errors import NotFoundError, StaleStateError
+from weir.store.records import (
+    Changes,
+    EventRecord,
+    FlowRecord,
+    RunRecord,
+    TaskRunRecord,
+    TryRecord,
+)
+from weir.store.tables import EventRow, FlowRow, RunRow, TaskRunRow, TryRow
+
+flows_t = FlowRow.__table__
+runs_t = RunRow.__table__
+task_runs_t = TaskRunRow.__table__
+tries_t = TryRow.__table__
+events_t = EventRow.__table__
+
+_TASK_RUN_FIELDS = [f.name for f in dataclasses.fields(TaskRunRecord)]
+_TRY_FIELDS = [f.name for f in dataclasses.fields(TryRecord)]
+_EVENT_FIELDS = [f.name for f in dataclasses.fields(EventRecord)]
+
+# Compare-and-set of a task run: the row changes only if it is still in the expected state.
+_update_task_run = (
+    update(task_runs_t)
+    .where(
+        task_runs_t.c.run_id == bindparam("b_run_id"),
+        task_runs_t.c.task_id == bindparam("b_task_id"),
+        task_runs_t.c.map_index == bindparam("b_map_index"),
+        task_runs_t.c.state == bindparam("b_expected"),
+    )
+    .values(
+        state=bindparam("state"),
+        try_number=bindparam("try_number"),
+        max_tries=bindparam("max_tries"),
+        map_count=bindparam("map_count"),
+        started_at=bindparam("started_at"),
+        ended_at=bindparam("ended_at"),
+    )
+)
+
+def _try_update_statement() -> Any:
+    keys = ("run_id", "task_id", "map_index", "number")
+    return (
+        update(tries_t)
+        .where(*(tries_t.c[k] == bindparam(f"b_{k}") for k in keys))
+        .values({name: bindparam(name) for name in _TRY_FIELDS if name not in keys})
+    )
+
+
+_update_try = _try_update_statement()
+
+
+def register_flow(
+    conn: Connection,
+    *,
+    name: str,
+    version: str,
+    path: str | None,
+    module: str | None,
+    description: str | None,
+    graph: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Record a flow version unless it is already recorded; True when it was new."""
+    exists = conn.execute(
+        select(flows_t.c.name).where(flows_t.c.name == name, flows_t.c.version == version)
+    ).first()
+    if exists:
+        return False
+    conn.execute(
+        insert(flows_t).values(
+            name=name,
+            version=version,
+            path=path,
+            module=module,
+            description=description,
+            graph=graph,
+            created_at=now,
+        )
+    )
+    return True
+
+
+def create_run(
+    conn: Connection,
+    *,
+    flow_name: str,
+    flow_version: str,
+    params: dict[str, Any],
+    trigger: str,
+    executor: str | None,
+    now: datetime,
+    task_runs: list[TaskRunRecord],
+    run_key: str | None = None,
+    logical_date: datetime | None = None,
+) -> int:
+    """Insert a queued run and its pending task runs; returns the run id."""
+    run_id = conn.execute(
+        insert(runs_t)
+        .values(
+            flow_name=flow_name,
+            flow_version=flow_version,
+            state="queued",
+            params=params,
+            trigger=trigger,
+            executor=executor,
+            run_key=run_key,
+            logical_date=logical_date,
+            created_at=now,
+        )
+        .returning(runs_t.c.id)
+    ).scalar_one()
+    for record in task_runs:
+        record.run_id = run_id
+    insert_task_runs(conn, task_runs)
+    conn.execute(insert(events_t).values(run_id=run_id, to_state="queued", at=now, reason=trigger))
+    return run_id
+
+
+def insert_task_runs(conn: Connection, records: list[TaskRunRecord]) -> None:
+    if records:
+        conn.execute(insert(task_runs_t), [dataclasses.asdict(r) for r in records])
+
+
+def apply_changes(conn: Connection, changes: Changes) -> None:
+    """Write one scheduler step. Every state change is a compare-and-set on the expected state.
+
+    Raises:
+        StaleStateError: a run or task run was not in the expected state (another writer moved
+            it); the caller's transaction must be rolled back.
+    """
+    if changes.new_task_runs:
+        insert_task_runs(conn, changes.new_task_runs)
+    if changes.task_runs:
+        params = []
+        for change in changes.task_runs:
+            row = {name: getattr(change.record, name) for name in _TASK_RUN_FIELDS}
+            row["b_run_id"] = row.pop("run_id")
+            row["b_task_id"] = row.pop("task_id")
+            row["b_map_index"] = row.pop("map_index")
+            row["b_expected"] = change.expected
+            params.append(row)
+        result = conn.execute(_update_task_run, params)
+        if result.rowcount != len(params):
+            raise StaleStateError(
+                f"{len(params) - result.rowcount} of {len(params)} task run(s) were not in the expected state"
+            )
+    if changes.new_tries:
+        conn.execute(insert(tries_t), [dataclasses.asdict(t) for t in changes.new_tries])
+    if changes.tries:
+        params = []
+        for record in changes.tries:
+            row = dataclasses.asdict(record)
+            for key in ("run_id", "task_id", "map_index", "number"):
+                row[f"b_{key}"] = row.pop(key)
+            params.append(row)
+        conn.execute(_update_try, params)
+    for run in changes.runs:
+        values: dict[str, Any] = {"state": run.state}
+        for name in ("started_at", "ended_at", "reason", "result_data", "result_path"):
+            value = getattr(run, name)
+            if value is not None:
+                values[name] = value
+        result = conn.execute(
+            update(runs_t).where(runs_t.c.id == run.run_id, runs_t.c.state == run.expected).values(**values)
+        )
+        if result.rowcount != 1:
+            raise StaleStateError(f"run {run.run_id} was not {run.expected} any more")
+    if changes.events:
+        conn.execute(insert(events_t), [dataclasses.asdict(e) for e in changes.events])
+
+
+def _run(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id,
+        flow_name=row.flow_name,
+        flow_version=row.flow_version,
+        state=row.state,
+        params=row.params,
+        trigger=row.trigger,
+        executor=row.executor,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        reason=row.reason,
+        logical_date=row.logical_date,
+        result_data=row.result_data,
+        result_path=row.result_path,
+    )
+
+
+def get_run(conn: Connection, run_id: int) -> RunRecord:
+    """Raises NotFoundError when there is no run ``run_id``."""
+    row = conn.execute(select(runs_t).where(runs_t.c.id == run_id)).first()
+    if row is None:
+        raise NotFoundError(f"there is no run {run_id}")
+    return _run(row)
+
+
+def list_runs(
+    conn: Connection, *, flow: str | None = None, state: str | None = None, limit: int = 50, offset: int = 0
+) -> list[RunRecord]:
+    """Runs, newest first, optionally of one flow and in one state."""
+    query = select(runs_t).order_by(runs_t.c.id.desc()).limit(limit).offset(offset)
+    if flow:
+        query = query.where(runs_t.c.flow_name == flow)
+    if state:
+        query = query.where(runs_t.c.state == state)
+    return [_run(row) for row in conn.execute(query)]
+
+
+def get_task_runs(conn: Connection, run_id: int) -> list[TaskRunRecord]:
+    rows = conn.execute(
+        select(task_runs_t).where(task_runs_t.c.run_id == run_id)
+    ).mappings()
+    return [TaskRunRecord(**row) for row in rows]
+
+
+def get_tries(conn: Connection, run_id: int, task_id: str | None = None) -> list[TryRecord]:
+    query = select(tries_t).where(tries_t.c.run_id == run_id)
+    if task_id is not None:
+        query = query.where(tries_t.c.task_id == task_id)
+    query = query.order_by(tries_t.c.task_id, tries_t.c.map_index, tries_t.c.number)
+    return [TryRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def get_events(conn: Connection, run_id: int) -> list[EventRecord]:
+    rows = conn.execute(
+        select(*(events_t.c[name] for name in _EVENT_FIELDS))
+        .where(events_t.c.run_id == run_id)
+        .order_by(events_t.c.id)
+    ).mappings()
+    return [EventRecord(**row) for row in rows]
+
+
+def _flow(row: Any) -> FlowRecord:
+    return FlowRecord(**row)
+
+
+def get_flow(conn: Connection, name: str, version: str | None = None) -> FlowRecord:
+    """The given version of a flow, or its newest; raises NotFoundError."""
+    query = select(flows_t).where(flows_t.c.name == name)
+    if version is not None:
+        query = query.where(flows_t.c.version == version)
+    row = conn.execute(query.order_by(flows_t.c.created_at.desc()).limit(1)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"there is no flow {name!r}" + (f" at version {version}" if version else ""))
+    return _flow(row)
+
+
+def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
+    """The newest version of each flow, with its run count and last run state."""
+    newest = (
+        select(flows_t.c.name, func.max(flows_t.c.created_at).label("created_at"))
+        .group_by(flows_t.c.name)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(flows_t)
+        .join(newest, (flows_t.c.name == newest.c.name) & (flows_t.c.created_at == newest.c.created_at))
+        .order_by(flows_t.c.name)
+    ).mappings()
+    flows = [_flow(row) for row in rows]
+    counts = dict(
+        conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all()
+    )
+    last_ids = (
+        select(func.max(runs_t.c.id)).group_by(runs_t.c.flow_name).scalar_subquery()
+    )
+    last_state = dict(
+        conn.execute(select(runs_t.c.flow_name, runs_t.c.state).where(runs_t.c.id.in_(last_ids))).all()
+    )
+    return [(f, counts.get(f.name, 0), last_state.get(f.name)) for f in flows]

@@ -1,0 +1,141 @@
+"""Records read from and written to the store: plain dataclasses, no SQLAlchemy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowRecord:
+    name: str
+    version: str
+    path: str | None
+    module: str | None
+    description: str | None
+    graph: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    id: int
+    flow_name: str
+    flow_version: str
+    state: str
+    params: dict[str, Any]
+    trigger: str
+    executor: str | None
+    created_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str | None = None
+    logical_date: datetime | None = None
+    result_data: bytes | None = None
+    result_path: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(slots=True, kw_only=True)
+class TaskRunRecord:
+    """A task run's current state; the scheduler keeps these in memory while it drives a run."""
+
+    run_id: int
+    task_id: str
+    map_index: int = -1
+    state: str = "pending"
+    try_number: int = 0
+    max_tries: int = 1
+    map_count: int | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task_id, self.map_index)
+
+    @property
+    def label(self) -> str:
+        return self.task_id if self.map_index < 0 else f"{self.task_id}[{self.map_index}]"
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+@dataclass(slots=True, kw_only=True)
+class TryRecord:
+    """One try of a task run."""
+
+    run_id: int
+    task_id: str
+    map_index: int
+    number: int
+    state: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    error: str | None = None
+    traceback: str | None = None
+    log_path: str | None = None
+    worker: str | None = None
+    result_data: bytes | None = None
+    result_path: str | None = None
+    result_size: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRecord:
+    run_id: int
+    task_id: str | None
+    map_index: int | None
+    from_state: str | None
+    to_state: str
+    at: datetime
+    reason: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class TaskRunChange:
+    """A compare-and-set of one task run: from ``expected`` to the values of ``record``."""
+
+    expected: str
+    record: TaskRunRecord
+
+
+@dataclass(slots=True, kw_only=True)
+class RunChange:
+    """A compare-and-set of a run's state, with the fields that change with it."""
+
+    run_id: int
+    expected: str
+    state: str
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    reason: str | None = None
+    result_data: bytes | None = None
+    result_path: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Changes:
+    """Everything one scheduler step writes, applied in one transaction."""
+
+    new_task_runs: list[TaskRunRecord] = field(default_factory=list)
+    task_runs: list[TaskRunChange] = field(default_factory=list)
+    new_tries: list[TryRecord] = field(default_factory=list)
+    tries: list[TryRecord] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    runs: list[RunChange] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.new_task_runs or self.task_runs or self.new_tries or self.tries or self.events or self.runs
+        )

@@ -1,0 +1,135 @@
+"""The store's tables, as SQLAlchemy 2 declarative models.
+
+Task runs and tries use natural keys (run id, task id, map index, try number) so the
+scheduler can write them in batches without reading ids back. Every state change also
+appends a row to ``events``; the ``state`` columns are the current state, cached.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps aware UTC datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class FlowRow(Base):
+    """One version of a flow: its graph as JSON, and where its code lives."""
+
+    __tablename__ = "flows"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    module: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    graph: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunRow(Base):
+    """One run of a flow."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_name: Mapped[str] = mapped_column(String(200))
+    flow_version: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    trigger: Mapped[str] = mapped_column(String(20), default="manual")
+    executor: Mapped[str | None] = mapped_column(String(20))
+    run_key: Mapped[str | None] = mapped_column(String(300), unique=True)
+    logical_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interval_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    interval_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    result_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_path: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_runs_flow_created", "flow_name", "created_at"),
+        Index("ix_runs_state", "state"),
+    )
+
+
+class TaskRunRow(Base):
+    """One task run: a node of a run's graph, or one element of a mapped node (``map_index`` >= 0)."""
+
+    __tablename__ = "task_runs"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True, default=-1)
+    state: Mapped[str] = mapped_column(String(20))
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    max_tries: Mapped[int] = mapped_column(Integer, default=1)
+    map_count: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TryRow(Base):
+    """One try of a task run, with its outcome, error, log file and result reference."""
+
+    __tablename__ = "tries"
+
+    run_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    map_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    log_path: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    result_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_path: Mapped[str | None] = mapped_column(Text)
+    result_size: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """One state change of a run (``task_id`` empty) or of a task run."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(200))
+    map_index: Mapped[int | None] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_events_run", "run_id", "id"),)

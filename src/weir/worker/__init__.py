@@ -1,0 +1,1 @@
+"""How a task runs: find its code, resolve its inputs, call it, capture its logs, report."""
