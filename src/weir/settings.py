@@ -55,9 +55,7 @@ class Settings:
     def validate(self) -> None:
         """Raise :class:`SettingsError` for a value weir cannot use."""
         if self.executor not in EXECUTORS:
-            raise SettingsError(
-                f"unknown executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}"
-            )
+            raise SettingsError(f"unknown executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
         if self.workers < 0:
             raise SettingsError(f"workers must be 0 (one per CPU) or more, not {self.workers}")
         if self.result_inline_max < 0:

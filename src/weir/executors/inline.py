@@ -52,4 +52,6 @@ class InlineExecutor(Executor):
                 self._queue.remove(item)
         if self._started is not None and self._started.key == key:
             self._started = None
-            self._cancelled.append(Finished(key=key, ok=False, started_at=now, ended_at=now, error="cancelled"))
+            self._cancelled.append(
+                Finished(key=key, ok=False, started_at=now, ended_at=now, error="cancelled")
+            )

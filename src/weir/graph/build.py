@@ -51,7 +51,6 @@ def build_graph(
     ready = sorted((tid for tid, d in indegree.items() if d == 0), key=position.__getitem__)
     ordered: list[str] = []
 
-
     heap = [(position[t], t) for t in ready]
     heapq.heapify(heap)
     while heap:

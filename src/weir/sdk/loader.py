@@ -51,7 +51,9 @@ def load_file(path: str | Path) -> ModuleType:
     except BaseException as exc:
         sys.modules.pop(name, None)
         line = _line_in(exc, file)
-        raise FlowLoadError(f"{file}:{line}: importing the flow file raised {type(exc).__name__}: {exc}") from None
+        raise FlowLoadError(
+            f"{file}:{line}: importing the flow file raised {type(exc).__name__}: {exc}"
+        ) from None
     return module
 
 

@@ -16,7 +16,6 @@ from weir.errors import FlowDefinitionError
 from weir.graph.model import MAP_ELEMENT, TaskPolicy, make_policy
 from weir.sdk.trace import caller_location, current_tracer
 
-
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 

@@ -128,8 +128,18 @@ def _refs(value: Any, where: str) -> list[TaskRef]:
 
 
 class _NodeDraft:
-    __slots__ = ("args", "data_upstream", "kwargs", "location", "map_over", "mapped", "order", "policy",
-                 "task_id", "task_name")
+    __slots__ = (
+        "args",
+        "data_upstream",
+        "kwargs",
+        "location",
+        "map_over",
+        "mapped",
+        "order",
+        "policy",
+        "task_id",
+        "task_name",
+    )
 
     def __init__(self, **kw: Any) -> None:
         self.order: list[str] = []

@@ -48,6 +48,7 @@ _update_task_run = (
     )
 )
 
+
 def _try_update_statement() -> Any:
     keys = ("run_id", "task_id", "map_index", "number")
     return (
@@ -220,9 +221,7 @@ def list_runs(
 
 
 def get_task_runs(conn: Connection, run_id: int) -> list[TaskRunRecord]:
-    rows = conn.execute(
-        select(task_runs_t).where(task_runs_t.c.run_id == run_id)
-    ).mappings()
+    rows = conn.execute(select(task_runs_t).where(task_runs_t.c.run_id == run_id)).mappings()
     return [TaskRunRecord(**row) for row in rows]
 
 
@@ -271,12 +270,8 @@ def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
         .order_by(flows_t.c.name)
     ).mappings()
     flows = [_flow(row) for row in rows]
-    counts = dict(
-        conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all()
-    )
-    last_ids = (
-        select(func.max(runs_t.c.id)).group_by(runs_t.c.flow_name).scalar_subquery()
-    )
+    counts = dict(conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all())
+    last_ids = select(func.max(runs_t.c.id)).group_by(runs_t.c.flow_name).scalar_subquery()
     last_state = dict(
         conn.execute(select(runs_t.c.flow_name, runs_t.c.state).where(runs_t.c.id.in_(last_ids))).all()
     )

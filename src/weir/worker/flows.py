@@ -76,5 +76,6 @@ def flow_ref_for(flow: Flow) -> FlowRef:
             return FlowRef(kind="module", target=module_name, flow_name=flow.name, key=key)
     import cloudpickle
 
-    return FlowRef(kind="pickle", target=module_name, flow_name=flow.name, key=key,
-                   payload=cloudpickle.dumps(flow))
+    return FlowRef(
+        kind="pickle", target=module_name, flow_name=flow.name, key=key, payload=cloudpickle.dumps(flow)
+    )

@@ -58,7 +58,9 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
         node = flow.graph.nodes[item.task_id]
         task = flow.tasks[item.task_id]
     except KeyError:
-        return _failed(item, started, f"flow {flow.name!r} has no task {item.task_id!r} (has the file changed?)")
+        return _failed(
+            item, started, f"flow {flow.name!r} has no task {item.task_id!r} (has the file changed?)"
+        )
     with capture(Path(item.log_path), fd_level=not in_process) as log:
         ctx = TaskContext(
             flow_name=flow.name,
@@ -100,7 +102,7 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
                 path=Path(item.result_path),
                 keep_value=in_process,
             )
-        except BaseException as exc:  # noqa: BLE001 - the task's failure is reported, not raised
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             tb = traceback.format_exc()

@@ -1,0 +1,115 @@
+"""A worker process of the local executor: runs the tries its parent sends, one at a time.
+
+Started by :class:`~weir.executors.local.LocalExecutor` as
+``python -m weir.worker.process FD``, where ``FD`` is its end of a socket pair. The
+protocol is framed pickles (:class:`multiprocessing.connection.Connection`):
+
+- parent -> worker: first an init dict ``{"sys_path": [...], "cwd": "..."}``, then
+  ``("run", key, pickled WorkItem)`` for each try and ``("stop",)`` to exit;
+- worker -> parent: a :class:`~weir.executors.base.Started` then a
+  :class:`~weir.executors.base.Finished` for each try.
+
+The worker exits when told to stop, when its socket closes (the parent died), or, while a
+task runs, when it notices it has been orphaned. Imports stay light so a worker starts fast:
+the user's flow module is imported on its first try and kept for the next ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import pickle
+import signal
+import sys
+import threading
+import time
+import traceback
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from weir.executors.base import Finished, Started, TryKey, WorkItem
+from weir.worker.flows import find_flow
+from weir.worker.runner import InputCache, execute
+
+#: How often (seconds) a busy worker checks that its parent is still alive.
+_ORPHAN_CHECK = 1.0
+
+
+def main(argv: list[str]) -> int:
+    """Serve tries on the connection whose file descriptor is ``argv[0]``; returns the exit code."""
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m weir.worker.process FD", file=sys.stderr)
+        return 2
+    # Ctrl-C reaches the whole process group; the parent handles it and stops its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    conn = Connection(int(argv[0]))
+    try:
+        init = conn.recv()
+    except (EOFError, OSError):
+        return 0
+    sys.path[:] = init["sys_path"]
+    os.chdir(init["cwd"])
+    _watch_parent(os.getppid())
+    me = f"pid {os.getpid()}"
+    cache = InputCache()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return 0  # the parent is gone
+        if message[0] == "stop":
+            return 0
+        _, key, data = message
+        try:
+            conn.send(Started(key=key, at=datetime.now(UTC), worker=me))
+            conn.send(dataclasses.replace(_run(key, data, cache), worker=me))
+        except (EOFError, OSError):
+            return 0
+
+
+def _run(key: TryKey, data: bytes, cache: InputCache) -> Finished:
+    """Run one try; every failure, including loading its flow, becomes a not-ok Finished."""
+    started = datetime.now(UTC)
+    item: WorkItem | None = None
+    try:
+        item = pickle.loads(data)
+        assert item is not None
+        return execute(item, find_flow(item.flow), in_process=False, cache=cache)
+    except BaseException as exc:
+        tb = traceback.format_exc()
+        if item is not None and item.log_path:
+            with contextlib.suppress(OSError):
+                path = Path(item.log_path)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8", errors="replace") as log:
+                    log.write(tb)
+        what = "could not load the try" if item is None else "could not run the task"
+        return Finished(
+            key=key,
+            ok=False,
+            started_at=started,
+            ended_at=datetime.now(UTC),
+            error=f"{what}: {type(exc).__name__}: {exc}",
+            traceback=tb,
+        )
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit when the parent dies while a task runs (between tries, ``recv`` sees the socket close)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(_ORPHAN_CHECK)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="weir-orphan-check", daemon=True).start()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
