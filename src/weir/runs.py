@@ -199,7 +199,11 @@ def run_flow(
         settings=settings,
         listener=listener,
     )
-    driver.drive()
+    try:
+        driver.drive()
+    finally:
+        if settings.executor != "local":
+            pool.shutdown()
     with engine.connect() as conn:
         return Run(engine, queries.get_run(conn, run_id))
 

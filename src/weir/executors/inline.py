@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import UTC, datetime
 
@@ -24,6 +25,7 @@ class InlineExecutor(Executor):
         self._started: WorkItem | None = None
         self._cache = InputCache()
         self._cancelled: list[Report] = []
+        self._root_level: int | None = None
 
     @property
     def slots(self) -> int:
@@ -32,11 +34,29 @@ class InlineExecutor(Executor):
     def submit(self, item: WorkItem) -> None:
         self._queue.append(item)
 
+    def start(self) -> None:
+        # Task logs capture INFO records, as a worker process does; restored at shutdown.
+        root = logging.getLogger()
+        self._root_level = root.level
+        if root.level == logging.NOTSET or root.level > logging.INFO:
+            root.setLevel(logging.INFO)
+
+    def shutdown(self) -> None:
+        if self._root_level is not None:
+            logging.getLogger().setLevel(self._root_level)
+            self._root_level = None
+
     def poll(self, timeout: float | None) -> list[Report]:
+        """Report the next try as started; run a started try only when allowed to wait.
+
+        ``poll(0)`` never runs task code, so the scheduler can record ``running`` first.
+        """
         if self._cancelled:
             reports, self._cancelled = self._cancelled, []
             return reports
         if self._started is not None:
+            if timeout == 0:
+                return []
             item, self._started = self._started, None
             return [execute(item, find_flow(item.flow), in_process=True, cache=self._cache)]
         if self._queue:

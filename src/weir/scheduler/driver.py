@@ -91,6 +91,8 @@ class RunDriver:
             for n in graph.nodes.values()
             if n.mapped and isinstance(n.map_over, TaskOutput)
         }
+        self._logs_dir = str(settings.logs_dir / str(run_id))
+        self._results_dir = str(settings.results_dir / str(run_id))
         self._conn = engine.connect().execution_options(weir_write=True)
 
     # -- the loop -------------------------------------------------------------------------
@@ -107,8 +109,14 @@ class RunDriver:
                 self._dispatch()
                 if not self.inflight and not self.ready and not self.retry_at:
                     break
-                self._flush()
-                for report in self.executor.poll(self._wait_time()):
+                # Take what is already there without waiting; write the step only before
+                # waiting (or before the inline executor runs a task), so fast tasks share
+                # one transaction and `running` is recorded before a task's code starts.
+                reports = self.executor.poll(0)
+                if not reports:
+                    self._flush()
+                    reports = self.executor.poll(self._wait_time())
+                for report in reports:
                     self._on_report(report)
                 self._due_retries()
             self._finish()
@@ -158,7 +166,7 @@ class RunDriver:
                     inputs[up] = [self.results[(up, i)] for i in range(parent.map_count or 0)]
             elif (up, -1) in self.results:
                 inputs[up] = self.results[(up, -1)]
-        where = f"{record.task_id}/{record.map_index}" if record.map_index >= 0 else record.task_id
+        name = self._file_stem(record)
         return WorkItem(
             run_id=self.run_id,
             task_id=record.task_id,
@@ -167,10 +175,8 @@ class RunDriver:
             flow=self.flow_ref,
             inputs=inputs,
             params=self.params,
-            log_path=str(self.settings.logs_dir / str(self.run_id) / where / f"try-{record.try_number}.log"),
-            result_path=str(
-                self.settings.results_dir / str(self.run_id) / where / f"try-{record.try_number}.pkl"
-            ),
+            log_path=f"{self._logs_dir}/{name}.log",
+            result_path=f"{self._results_dir}/{name}.pkl",
             result_inline_max=self.settings.result_inline_max,
             report_length=record.task_id in self._mapped_over,
         )
@@ -202,9 +208,14 @@ class RunDriver:
             return
         self._on_finished(record, report)
 
+    def _file_stem(self, record: TaskRunRecord) -> str:
+        """``task.try-N`` or ``task.INDEX.try-N``: one file per try, in one folder per run."""
+        if record.map_index >= 0:
+            return f"{record.task_id}.{record.map_index}.try-{record.try_number}"
+        return f"{record.task_id}.try-{record.try_number}"
+
     def _log_path(self, record: TaskRunRecord) -> str:
-        where = f"{record.task_id}/{record.map_index}" if record.map_index >= 0 else record.task_id
-        return str(self.settings.logs_dir / str(self.run_id) / where / f"try-{record.try_number}.log")
+        return f"{self._logs_dir}/{self._file_stem(record)}.log"
 
     def _on_finished(self, record: TaskRunRecord, report: Finished) -> None:
         self.inflight.discard(report.key)

@@ -29,6 +29,12 @@ _TASK_RUN_FIELDS = [f.name for f in dataclasses.fields(TaskRunRecord)]
 _TRY_FIELDS = [f.name for f in dataclasses.fields(TryRecord)]
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(EventRecord)]
 
+
+def _row(record: Any, fields: list[str]) -> dict[str, Any]:
+    # dataclasses.asdict deep-copies every value; a flat read is all a row needs.
+    return {name: getattr(record, name) for name in fields}
+
+
 # Compare-and-set of a task run: the row changes only if it is still in the expected state.
 _update_task_run = (
     update(task_runs_t)
@@ -130,7 +136,7 @@ def create_run(
 
 def insert_task_runs(conn: Connection, records: list[TaskRunRecord]) -> None:
     if records:
-        conn.execute(insert(task_runs_t), [dataclasses.asdict(r) for r in records])
+        conn.execute(insert(task_runs_t), [_row(r, _TASK_RUN_FIELDS) for r in records])
 
 
 def apply_changes(conn: Connection, changes: Changes) -> None:
@@ -157,11 +163,11 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
                 f"{len(params) - result.rowcount} of {len(params)} task run(s) were not in the expected state"
             )
     if changes.new_tries:
-        conn.execute(insert(tries_t), [dataclasses.asdict(t) for t in changes.new_tries])
+        conn.execute(insert(tries_t), [_row(t, _TRY_FIELDS) for t in changes.new_tries])
     if changes.tries:
         params = []
         for record in changes.tries:
-            row = dataclasses.asdict(record)
+            row = _row(record, _TRY_FIELDS)
             for key in ("run_id", "task_id", "map_index", "number"):
                 row[f"b_{key}"] = row.pop(key)
             params.append(row)
@@ -178,7 +184,7 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
         if result.rowcount != 1:
             raise StaleStateError(f"run {run.run_id} was not {run.expected} any more")
     if changes.events:
-        conn.execute(insert(events_t), [dataclasses.asdict(e) for e in changes.events])
+        conn.execute(insert(events_t), [_row(e, _EVENT_FIELDS) for e in changes.events])
 
 
 def _run(row: Any) -> RunRecord:
