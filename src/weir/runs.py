@@ -174,8 +174,7 @@ def run_flow(
     on_created: Any = None,
 ) -> Run:
     """Create a run of ``flow`` and drive it to the end in this process; see :meth:`Flow.run`."""
-    from weir.scheduler.driver import RunDriver
-    from weir.worker.flows import flow_ref_for, register
+    from weir.control import drive
 
     settings = settings or Settings.from_env()
     if executor is not None:
@@ -183,24 +182,13 @@ def run_flow(
             Settings.from_env(executor=executor) if settings is None else _with_executor(settings, executor)
         )
     flow.graph  # noqa: B018 - definition errors before anything is written
+    flow.validate_params(params)  # and invalid params before a worker pool starts
     pool = _executor_for(settings)
     engine, run_id, values = create_run(flow, params, settings=settings)
     if on_created is not None:
         on_created(run_id)
-    ref = flow_ref_for(flow)
-    register(ref.key, flow)
-    driver = RunDriver(
-        engine=engine,
-        graph=flow.graph,
-        run_id=run_id,
-        flow_ref=ref,
-        params=values,
-        executor=pool,
-        settings=settings,
-        listener=listener,
-    )
     try:
-        driver.drive()
+        drive(flow, run_id, values, settings=settings, executor=pool, listener=listener)
     finally:
         if settings.executor != "local":
             pool.shutdown()

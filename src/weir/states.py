@@ -31,6 +31,7 @@ class TaskState(StrEnum):
     RUNNING = "running"
     UP_FOR_RETRY = "up_for_retry"
     SUCCESS = "success"
+    CACHED = "cached"
     FAILED = "failed"
     SKIPPED = "skipped"
     UPSTREAM_FAILED = "upstream_failed"
@@ -41,36 +42,53 @@ RUN_TERMINAL = frozenset({RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED}
 RUN_ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING})
 
 TASK_TERMINAL = frozenset(
-    {TaskState.SUCCESS, TaskState.FAILED, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
+    {
+        TaskState.SUCCESS,
+        TaskState.CACHED,
+        TaskState.FAILED,
+        TaskState.SKIPPED,
+        TaskState.UPSTREAM_FAILED,
+        TaskState.CANCELLED,
+    }
 )
+#: Terminal states whose result downstream tasks can use: ``cached`` reuses a stored result
+#: (or found the task's output already there), and counts as a success everywhere.
+TASK_SUCCESSES = frozenset({TaskState.SUCCESS, TaskState.CACHED})
 #: Terminal states that count as a failure of the run.
 TASK_FAILURES = frozenset({TaskState.FAILED, TaskState.UPSTREAM_FAILED})
 #: States in which a task run holds (or waits for) an executor slot.
 TASK_IN_FLIGHT = frozenset({TaskState.QUEUED, TaskState.RUNNING})
 
+# A finished run goes back to queued only when some of its task runs are cleared to run
+# again (``weir runs retry`` / ``clear``); it keeps its id, params and the results of the
+# task runs that are not cleared.
 RUN_TRANSITIONS: dict[RunState, frozenset[RunState]] = {
     RunState.QUEUED: frozenset({RunState.RUNNING, RunState.FAILED, RunState.CANCELLED}),
     RunState.RUNNING: frozenset({RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED}),
-    RunState.SUCCESS: frozenset(),
-    RunState.FAILED: frozenset(),
-    RunState.CANCELLED: frozenset(),
+    RunState.SUCCESS: frozenset({RunState.QUEUED}),
+    RunState.FAILED: frozenset({RunState.QUEUED}),
+    RunState.CANCELLED: frozenset({RunState.QUEUED}),
 }
+
+_CLEAR = frozenset({TaskState.PENDING})
 
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.PENDING: frozenset(
         {TaskState.SCHEDULED, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
     ),
-    TaskState.SCHEDULED: frozenset({TaskState.QUEUED, TaskState.CANCELLED}),
+    TaskState.SCHEDULED: frozenset({TaskState.QUEUED, TaskState.CACHED, TaskState.CANCELLED}),
     TaskState.QUEUED: frozenset({TaskState.RUNNING, TaskState.FAILED, TaskState.CANCELLED}),
     TaskState.RUNNING: frozenset(
-        {TaskState.SUCCESS, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.CANCELLED}
+        {TaskState.SUCCESS, TaskState.CACHED, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.CANCELLED}
     ),
-    TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.CANCELLED}),
-    TaskState.SUCCESS: frozenset(),
-    TaskState.FAILED: frozenset(),
-    TaskState.SKIPPED: frozenset(),
-    TaskState.UPSTREAM_FAILED: frozenset(),
-    TaskState.CANCELLED: frozenset(),
+    TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.FAILED, TaskState.CANCELLED}),
+    # Terminal states leave only by being cleared to run again (retry / clear of a run).
+    TaskState.SUCCESS: _CLEAR,
+    TaskState.CACHED: _CLEAR,
+    TaskState.FAILED: _CLEAR,
+    TaskState.SKIPPED: _CLEAR,
+    TaskState.UPSTREAM_FAILED: _CLEAR,
+    TaskState.CANCELLED: _CLEAR,
 }
 
 

@@ -34,6 +34,19 @@ class FlowRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackCall:
+    """What a ``kind="callback"`` work item calls: the ``event`` callbacks of a task
+    (``task_id`` set) or of the flow, with the outcome they are told about."""
+
+    event: str
+    state: str
+    error: str | None = None
+    traceback: str | None = None
+    task_log_path: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WorkItem:
     """One try of one task run, with everything a worker needs to run it.
 
@@ -42,6 +55,10 @@ class WorkItem:
             upstream node gives a list of refs, one per element.
         params: the run's validated params (Python values).
         report_length: the worker reports ``len(result)`` (a mapped node fans out over it).
+        kind: ``task`` (a try), ``callback`` (a task's or the flow's callbacks, see
+            ``callback``) or ``cache_key`` (compute the task's ``cache_key_fn``).
+        timeout: the task's timeout in seconds; the scheduler enforces it by cancelling the
+            try, and the inline executor also interrupts the task's Python code.
     """
 
     run_id: int
@@ -55,10 +72,16 @@ class WorkItem:
     result_path: str = ""
     result_inline_max: int = 64 * 1024
     report_length: bool = False
+    kind: str = "task"
+    timeout: float | None = None
+    callback: CallbackCall | None = None
 
     @property
     def key(self) -> TryKey:
-        return (self.run_id, self.task_id, self.map_index, self.try_number)
+        if self.kind == "task":
+            return (self.run_id, self.task_id, self.map_index, self.try_number)
+        event = f":{self.callback.event}" if self.callback else ""
+        return (self.run_id, f"{self.task_id}::{self.kind}{event}", self.map_index, self.try_number)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +98,9 @@ class Finished:
     """A try ended. ``ok`` with ``result``, or not ok with ``error`` and ``traceback``.
 
     ``lost`` is set when the worker process died under the try (killed, crashed).
+    ``retryable`` is False when the task's ``retry_on``/``retry_if`` rule out a retry of
+    this error. ``complete`` says the task's ``complete()`` check found its work already
+    done, so the task was not called. ``cache_key`` answers a ``cache_key`` work item.
     """
 
     key: TryKey
@@ -87,6 +113,9 @@ class Finished:
     traceback: str | None = None
     lost: bool = False
     worker: str = ""
+    retryable: bool = True
+    complete: bool = False
+    cache_key: str | None = None
 
 
 Report = Started | Finished

@@ -49,24 +49,67 @@ class TaskPolicy:
 
     retries: int = 0
     retry_delay: float = 0.0
+    retry_backoff: float = 1.0
+    retry_jitter: float = 0.0
+    max_retry_delay: float | None = None
+    retry_on: tuple[type[BaseException], ...] = ()
+    retry_if: Callable[[BaseException], bool] | None = None
     timeout: float | None = None
     trigger: TriggerRule = TriggerRule.ALL_SUCCESS
     pool: str | None = None
     priority: int = 0
     tags: tuple[str, ...] = ()
     branch: bool = False
+    on_success: tuple[Callable[..., Any], ...] = ()
+    on_failure: tuple[Callable[..., Any], ...] = ()
+    on_retry: tuple[Callable[..., Any], ...] = ()
+    cache: bool = False
+    cache_key_fn: Callable[..., Any] | None = None
+    cache_expires: float | None = None
+    complete: Callable[..., Any] | None = None
+
+    def retry_wait(self, failed_try: int, rand: float) -> float:
+        """Seconds to wait before the try after ``failed_try`` (1-based), given ``rand`` in [0, 1).
+
+        ``retry_delay * retry_backoff ** (failed_try - 1)``, capped at ``max_retry_delay``,
+        then spread by up to ``retry_jitter`` of itself either way.
+        """
+        wait = self.retry_delay * self.retry_backoff ** (failed_try - 1)
+        if self.max_retry_delay is not None:
+            wait = min(wait, self.max_retry_delay)
+        if self.retry_jitter:
+            wait *= 1 + self.retry_jitter * (2 * rand - 1)
+        return max(0.0, wait)
+
+    def callbacks(self, event: str) -> tuple[Callable[..., Any], ...]:
+        return {"success": self.on_success, "failure": self.on_failure, "retry": self.on_retry}[event]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "retries": self.retries,
             "retry_delay": self.retry_delay,
+            "retry_backoff": self.retry_backoff,
+            "retry_jitter": self.retry_jitter,
+            "max_retry_delay": self.max_retry_delay,
+            "retry_on": [_name(t) for t in self.retry_on],
+            "retry_if": _name(self.retry_if) if self.retry_if else None,
             "timeout": self.timeout,
             "trigger": str(self.trigger),
             "pool": self.pool,
             "priority": self.priority,
             "tags": list(self.tags),
             "branch": self.branch,
+            "on_success": [_name(c) for c in self.on_success],
+            "on_failure": [_name(c) for c in self.on_failure],
+            "on_retry": [_name(c) for c in self.on_retry],
+            "cache": self.cache,
+            "cache_expires": self.cache_expires,
+            "complete": _name(self.complete) if self.complete else None,
         }
+
+
+def _name(obj: Any) -> str:
+    return getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or repr(obj)
 
 
 POLICY_FIELDS = frozenset(TaskPolicy.__dataclass_fields__)
@@ -107,7 +150,69 @@ def make_policy(base: TaskPolicy | None = None, **changes: Any) -> TaskPolicy:
         policy_kwargs["tags"] = tuple(tags)
     if "branch" in changes:
         policy_kwargs["branch"] = bool(changes["branch"])
+    if "retry_backoff" in changes:
+        backoff = changes["retry_backoff"]
+        if isinstance(backoff, bool) or not isinstance(backoff, int | float) or backoff < 1:
+            raise ValueError(f"retry_backoff must be a number >= 1 (a multiplier), not {backoff!r}")
+        policy_kwargs["retry_backoff"] = float(backoff)
+    if "retry_jitter" in changes:
+        jitter = changes["retry_jitter"]
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter <= 1:
+            raise ValueError(f"retry_jitter must be a fraction between 0 and 1, not {jitter!r}")
+        policy_kwargs["retry_jitter"] = float(jitter)
+    for name in ("max_retry_delay", "cache_expires"):
+        if changes.get(name) is not None:
+            policy_kwargs[name] = _seconds(name, changes[name], allow_zero=False)
+    if "retry_on" in changes:
+        policy_kwargs["retry_on"] = _exception_types(changes["retry_on"])
+    for name in ("retry_if", "cache_key_fn", "complete"):
+        if changes.get(name) is not None and not callable(changes[name]):
+            raise ValueError(f"{name} must be a callable, not {changes[name]!r}")
+    for name in ("on_success", "on_failure", "on_retry"):
+        if name in changes:
+            policy_kwargs[name] = _callables(name, changes[name])
+    if "cache" in changes:
+        policy_kwargs["cache"] = bool(changes["cache"])
     return TaskPolicy(**policy_kwargs)
+
+
+def _callables(name: str, value: Any) -> tuple[Callable[..., Any], ...]:
+    """One callable or a list of them; anything else is refused naming ``name``."""
+    if value is None:
+        return ()
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if not callable(item):
+            raise ValueError(f"{name} must be a callable or a list of callables, not {item!r}")
+    return tuple(items)
+
+
+def _exception_types(value: Any) -> tuple[type[BaseException], ...]:
+    """Exception classes from classes or names (``"TimeoutError"``, ``"requests.HTTPError"``)."""
+    import builtins
+    import importlib
+
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    types: list[type[BaseException]] = []
+    for item in items:
+        if isinstance(item, str):
+            module_name, _, attr = item.rpartition(".")
+            try:
+                found = (
+                    getattr(importlib.import_module(module_name), attr)
+                    if module_name
+                    else getattr(builtins, attr)
+                )
+            except (ImportError, AttributeError):
+                raise ValueError(
+                    f"retry_on names {item!r}, which is not an exception class "
+                    "(use a built-in name like 'ConnectionError' or a dotted path like 'mylib.errors.Flaky')"
+                ) from None
+            item = found
+        if not (isinstance(item, type) and issubclass(item, BaseException)):
+            raise ValueError(f"retry_on must hold exception classes or their names, not {item!r}")
+        types.append(item)
+    return tuple(types)
 
 
 def _seconds(name: str, value: Any, *, allow_zero: bool) -> float:
@@ -146,6 +251,7 @@ class Node:
     map_over: Any = None
     mapped: bool = False
     location: str = ""
+    code_hash: str = ""
 
     @property
     def upstream(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import StrEnum
 
-from weir.states import TaskState
+from weir.states import TASK_SUCCESSES, TaskState
 
 
 class TriggerRule(StrEnum):
@@ -51,7 +51,7 @@ def decide(rule: TriggerRule, upstream: Collection[TaskState], total: int) -> De
     if total == 0:
         return Decision.RUN
     done = len(upstream)
-    ok = sum(1 for s in upstream if s == TaskState.SUCCESS)
+    ok = sum(1 for s in upstream if s in TASK_SUCCESSES)
     failed = sum(1 for s in upstream if s in _FAIL)
     skipped = sum(1 for s in upstream if s == TaskState.SKIPPED)
     if rule == TriggerRule.ONE_SUCCESS:

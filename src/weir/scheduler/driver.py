@@ -1,75 +1,104 @@
-"""The run driver: takes one run from queued to a final state.
+"""The run driver: one run's state in memory and the rules that move it.
 
-It keeps the run's task runs in memory, decides what runs next the moment an upstream
-task finishes (no polling), hands tries to the executor, and writes each step's
-changes in one transaction. Each state change is checked against the transition
-table, recorded as an event, and written as a compare-and-set on the old state.
+A :class:`RunDriver` does no I/O of its own. The :class:`~weir.scheduler.loop.Loop` asks
+it for work (:meth:`RunDriver.take`), hands it the executor's reports
+(:meth:`RunDriver.on_report`) and the passing of time (:meth:`RunDriver.on_tick`), and
+writes the :class:`~weir.store.records.Changes` it collects, one transaction per step.
+
+What runs next is decided the moment an upstream task finishes (no polling). Every state
+change is checked against the transition table, recorded as an event, and written as a
+compare-and-set on the state the store holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
+import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-
 from weir import results
-from weir.executors.base import Executor, Finished, FlowRef, Report, Started, TryKey, WorkItem
-from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve
+from weir.executors.base import CallbackCall, Finished, FlowRef, Report, Started, TryKey, WorkItem
+from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve, walk
 from weir.graph.triggers import Decision, decide
 from weir.results import ResultRef
 from weir.scheduler.clock import Clock
 from weir.settings import Settings
 from weir.states import (
     TASK_FAILURES,
+    TASK_SUCCESSES,
     TASK_TERMINAL,
     RunState,
     TaskState,
     check_run_transition,
     check_task_transition,
 )
-from weir.store import queries
-from weir.store.records import Changes, EventRecord, RunChange, TaskRunChange, TaskRunRecord, TryRecord
+from weir.store.records import (
+    CacheEntry,
+    Changes,
+    EventRecord,
+    RunChange,
+    TaskRunChange,
+    TaskRunRecord,
+    TryRecord,
+)
 
 Listener = Callable[[TaskRunRecord], None]
 TaskKey = tuple[str, int]
 
+#: The error of a try whose process went away with the one driving the run.
+WORKER_LOST = "worker lost: the process running this try stopped (crash, kill or restart of its driver)"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheProbe:
+    """A cache key the driver wants looked up before it runs ``task``."""
+
+    key: str
+    task: TaskKey
+    expires: float | None
+
 
 class RunDriver:
-    """Drives one run of ``graph`` on ``executor`` to its end.
+    """Drives one run of ``graph`` from queued (or wherever it stopped) to a final state.
 
     Args:
-        engine: the store.
         graph: the flow's graph.
-        run_id: a run created in state ``queued`` with its task runs ``pending``.
+        run_id: the run, created ``queued`` with ``pending`` task runs.
         flow_ref: how workers find the flow's code.
         params: the run's validated params.
+        flow_events: which flow callbacks exist (``{"success", "failure"}`` or fewer).
+        flow_timeout: seconds the run may take.
         listener: called with a task run each time its state changes (progress views).
     """
 
     def __init__(
         self,
         *,
-        engine: Engine,
         graph: Graph,
         run_id: int,
         flow_ref: FlowRef,
         params: dict[str, Any],
-        executor: Executor,
         settings: Settings,
         clock: Clock | None = None,
         listener: Listener | None = None,
+        flow_events: frozenset[str] = frozenset(),
+        flow_timeout: float | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> None:
-        self.engine = engine
         self.graph = graph
         self.run_id = run_id
         self.flow_ref = flow_ref
         self.params = params
-        self.executor = executor
         self.settings = settings
         self.clock = clock or Clock()
         self.listener = listener
+        self.flow_events = flow_events
+        self.flow_timeout = flow_timeout
+        self.rand = rand
         self.run_state = RunState.QUEUED
         self.reason: str | None = None
         self.task_runs: dict[TaskKey, TaskRunRecord] = {}
@@ -81,10 +110,19 @@ class RunDriver:
         self.tries: dict[TryKey, TryRecord] = {}
         self.inflight: set[TryKey] = set()
         self.ready: list[tuple[int, int, TaskKey]] = []
+        self.resubmit: list[TaskKey] = []
         self.retry_at: list[tuple[float, TaskKey]] = []
+        self.deadlines: list[tuple[float, TryKey]] = []
+        self.callbacks: list[WorkItem] = []
+        self.cache_probes: list[CacheProbe] = []
+        self.cancelling: dict[TryKey, str] = {}
         self.changes = Changes()
         self._touched: dict[TaskKey, TaskRunChange] = {}
         self._created: set[TaskKey] = set()
+        self._waiting_key: dict[TryKey, TaskKey] = {}  # cache_key calls in flight
+        self._cache_keys: dict[TaskKey, tuple[str, float | None]] = {}
+        self._run_deadline: float | None = None
+        self._final: RunState | None = None  # set when the run is being stopped
         self._order = {tid: i for i, tid in enumerate(graph.nodes)}
         self._mapped_over = {
             n.map_over.task_id
@@ -93,179 +131,334 @@ class RunDriver:
         }
         self._logs_dir = str(settings.logs_dir / str(run_id))
         self._results_dir = str(settings.results_dir / str(run_id))
-        self._conn = engine.connect().execution_options(weir_write=True)
 
-    # -- the loop -------------------------------------------------------------------------
+    # -- what the loop asks -------------------------------------------------------------------
 
-    def drive(self) -> RunState:
-        """Run to the end and return the run's final state."""
-        try:
-            self._load()
-            self._set_run(RunState.RUNNING, started_at=self.clock.now())
-            for node in self.graph.nodes.values():
-                if not node.upstream:
-                    self._apply(node, Decision.RUN)
-            while True:
-                self._dispatch()
-                if not self.inflight and not self.ready and not self.retry_at:
-                    break
-                # Take what is already there without waiting; write the step only before
-                # waiting (or before the inline executor runs a task), so fast tasks share
-                # one transaction and `running` is recorded before a task's code starts.
-                reports = self.executor.poll(0)
-                if not reports:
-                    self._flush()
-                    reports = self.executor.poll(self._wait_time())
-                for report in reports:
-                    self._on_report(report)
-                self._due_retries()
-            self._finish()
-        except BaseException:
-            self._abort("interrupted")
-            raise
-        finally:
-            self._conn.close()
-        return self.run_state
+    @property
+    def finished(self) -> bool:
+        """The run reached a final state and its callbacks have been called."""
+        return (
+            self.run_state not in (RunState.QUEUED, RunState.RUNNING)
+            and not self.callbacks
+            and not self.inflight
+        )
 
-    def _load(self) -> None:
-        with self._conn.begin():
-            records = queries.get_task_runs(self._conn, self.run_id)
-        for record in records:
+    def restore(self, run_state: str, task_runs: list[TaskRunRecord], tries: list[TryRecord]) -> None:
+        """Take up a run from the store: after a crash, or after some task runs were cleared."""
+        self.run_state = RunState(run_state)
+        for record in task_runs:
             self.task_runs[record.key] = record
+        for t in tries:
+            record = self.task_runs.get((t.task_id, t.map_index))
+            if record is None or t.number != record.try_number:
+                continue
+            key = (self.run_id, t.task_id, t.map_index, t.number)
+            if t.state in TASK_SUCCESSES and record.state in TASK_SUCCESSES:
+                self.results[record.key] = ResultRef(
+                    data=t.result_data, path=t.result_path, size=t.result_size or 0
+                )
+                if t.result_length is not None and t.map_index < 0:
+                    self.lengths[t.task_id] = t.result_length
+            elif t.state == TaskState.RUNNING:
+                self.tries[key] = t
+        for task_id, node in self.graph.nodes.items():
+            parent = self.task_runs[(task_id, -1)]
+            if node.policy.branch and parent.state in TASK_SUCCESSES and parent.key in self.results:
+                self.followed[task_id] = frozenset(results.load(self.results[parent.key]) or ())
+            if node.mapped and parent.map_count is not None:
+                self.children_left[task_id] = sum(
+                    1
+                    for i in range(parent.map_count)
+                    if self.task_runs.get((task_id, i), parent).state not in TASK_TERMINAL
+                )
+            for up in node.upstream:
+                up_state = self.task_runs[(up, -1)].state
+                if up_state in TASK_TERMINAL:
+                    self.upstream_done[task_id][up] = TaskState(up_state)
 
-    def _wait_time(self) -> float | None:
-        if self.retry_at:
-            return max(0.0, self.retry_at[0][0] - self.clock.monotonic())
-        return None
+    def begin(self) -> None:
+        """Start the run (or take it up again) and decide what can run now."""
+        now = self.clock.now()
+        if self.flow_timeout:
+            self._run_deadline = self.clock.monotonic() + self.flow_timeout
+        if self.run_state == RunState.QUEUED:
+            self._set_run(RunState.RUNNING, started_at=now)
+        for record in list(self.task_runs.values()):
+            state = record.state
+            if state == TaskState.PENDING and record.map_index < 0:
+                node = self.graph.nodes[record.task_id]
+                self._consider(node)
+            elif state == TaskState.SCHEDULED:
+                self._push_ready(record.key)
+            elif state == TaskState.QUEUED:
+                self.resubmit.append(record.key)  # handed to an executor that is gone; same try
+            elif state == TaskState.UP_FOR_RETRY:
+                heapq.heappush(self.retry_at, (self.clock.monotonic(), record.key))
+            elif state == TaskState.RUNNING and record.map_count is None:
+                key = (self.run_id, record.task_id, record.map_index, record.try_number)
+                started = self.tries[key].started_at if key in self.tries else now
+                self.inflight.add(key)
+                self._on_finished(
+                    record,
+                    Finished(
+                        key=key,
+                        ok=False,
+                        started_at=started or now,
+                        ended_at=now,
+                        error=WORKER_LOST,
+                        lost=True,
+                    ),
+                )
+        for task_id, left in list(self.children_left.items()):
+            parent = self.task_runs[(task_id, -1)]
+            if left == 0 and parent.state == TaskState.RUNNING:
+                self._finish_mapped(task_id)
+        self._maybe_finish()
 
-    def _due_retries(self) -> None:
+    def take(self, free: int) -> list[WorkItem]:
+        """Up to ``free`` work items to hand to the executor now (callbacks first)."""
+        items: list[WorkItem] = []
+        while self.callbacks and len(items) < free:
+            items.append(self.callbacks.pop(0))
+        while self.resubmit and len(items) < free:
+            record = self.task_runs[self.resubmit.pop()]
+            items.append(self._work_item(record))
+        while self.ready and len(items) < free:
+            _, _, key = heapq.heappop(self.ready)
+            record = self.task_runs[key]
+            if record.state != TaskState.SCHEDULED:
+                continue
+            node = self.graph.nodes[record.task_id]
+            if node.policy.cache and key not in self._cache_keys:
+                if node.policy.cache_key_fn is not None:
+                    item = self._work_item(record, kind="cache_key")
+                    self._waiting_key[item.key] = key
+                    items.append(item)
+                else:
+                    self._probe(key, self._default_cache_key(record, node))
+                continue
+            record.try_number += 1
+            self._move(record, TaskState.QUEUED)
+            items.append(self._work_item(record))
+        for item in items:
+            self.inflight.add(item.key)
+        return items
+
+    def on_cache(self, probe: CacheProbe, hit: CacheEntry | None) -> None:
+        """The answer to a cache probe: reuse ``hit``, or run the task."""
+        record = self.task_runs[probe.task]
+        if record.state != TaskState.SCHEDULED:
+            return
+        if hit is None:
+            self._push_ready(probe.task)
+            return
+        ref = ResultRef(data=hit.result_data, path=hit.result_path, size=hit.result_size or 0)
+        self.results[record.key] = ref
+        if hit.result_length is not None:
+            self.lengths[record.task_id] = hit.result_length
+        record.started_at = record.ended_at = self.clock.now()
+        self._move(record, TaskState.CACHED, reason=f"cache hit from run {hit.run_id}")
+        self._task_done(record)
+
+    def wake_at(self) -> float | None:
+        """The monotonic time of the next timer (a retry, a timeout), if any."""
+        times = [heap[0][0] for heap in (self.retry_at, self.deadlines) if heap]
+        if self._run_deadline is not None and self.run_state == RunState.RUNNING:
+            times.append(self._run_deadline)
+        return min(times) if times else None
+
+    def on_tick(self) -> list[TryKey]:
+        """Let time pass: due retries become ready; returns the tries to stop (timed out)."""
         now = self.clock.monotonic()
         while self.retry_at and self.retry_at[0][0] <= now:
             _, key = heapq.heappop(self.retry_at)
-            self._push_ready(key)
-
-    def _dispatch(self) -> None:
-        free = self.executor.slots - len(self.inflight)
-        while free > 0 and self.ready:
-            _, _, key = heapq.heappop(self.ready)
             record = self.task_runs[key]
-            record.try_number += 1
-            self._move(record, TaskState.QUEUED)
-            item = self._work_item(record)
-            self.inflight.add(item.key)
-            self.executor.submit(item)
-            free -= 1
+            if record.state == TaskState.UP_FOR_RETRY:
+                self._requeue(record)
+        to_stop: list[TryKey] = []
+        while self.deadlines and self.deadlines[0][0] <= now:
+            _, key = heapq.heappop(self.deadlines)
+            if key in self.inflight and key not in self.cancelling:
+                self.cancelling[key] = "timeout"
+                to_stop.append(key)
+        if (
+            self._run_deadline is not None
+            and now >= self._run_deadline
+            and self.run_state == RunState.RUNNING
+        ):
+            self._run_deadline = None
+            to_stop.extend(self.cancel("timed out", final=RunState.FAILED))
+        return to_stop
 
-    def _work_item(self, record: TaskRunRecord) -> WorkItem:
-        node = self.graph.nodes[record.task_id]
-        inputs: dict[str, ResultRef | list[ResultRef]] = {}
-        for up in node.data_upstream:
-            if self.graph.nodes[up].mapped:
-                parent = self.task_runs[(up, -1)]
-                if parent.state == TaskState.SUCCESS:
-                    inputs[up] = [self.results[(up, i)] for i in range(parent.map_count or 0)]
-            elif (up, -1) in self.results:
-                inputs[up] = self.results[(up, -1)]
-        name = self._file_stem(record)
-        return WorkItem(
+    def cancel(self, reason: str, final: RunState = RunState.CANCELLED) -> list[TryKey]:
+        """Stop the run: waiting task runs end cancelled now, running ones once stopped.
+
+        Returns the tries the executor must stop.
+        """
+        if self.run_state not in (RunState.QUEUED, RunState.RUNNING):
+            return []
+        self.reason = reason
+        self._final = final
+        now = self.clock.now()
+        waiting = (TaskState.PENDING, TaskState.SCHEDULED, TaskState.UP_FOR_RETRY)
+        not_started = set(self.resubmit)
+        for record in list(self.task_runs.values()):
+            if record.state in waiting or record.key in not_started:
+                record.ended_at = now
+                self._move(record, TaskState.CANCELLED, reason=reason)
+                if record.map_index >= 0:
+                    self._task_done(record)
+        self.ready.clear()
+        self.retry_at.clear()
+        self.cache_probes.clear()
+        self.resubmit.clear()
+        stop = [k for k in self.inflight if k not in self.cancelling and "::" not in k[1]]
+        for key in stop:
+            self.cancelling[key] = "cancel"
+        self._maybe_finish()
+        return stop
+
+    # -- reports from the executor -------------------------------------------------------------
+
+    def on_report(self, report: Report) -> None:
+        """Apply one executor report; late reports of older tries are ignored."""
+        run_id, task_id, map_index, number = report.key
+        if run_id != self.run_id:
+            return
+        if "::" in task_id:  # a callback call or a cache-key call
+            if isinstance(report, Finished):
+                self.inflight.discard(report.key)
+                self._on_side_call(report)
+            return
+        record = self.task_runs.get((task_id, map_index))
+        if record is None or record.try_number != number:
+            return
+        if isinstance(report, Started):
+            self._on_started(record, report)
+        else:
+            self._on_finished(record, report)
+
+    def _on_started(self, record: TaskRunRecord, report: Started) -> None:
+        if record.state != TaskState.QUEUED:
+            return
+        record.started_at = report.at
+        self._move(record, TaskState.RUNNING)
+        try_record = TryRecord(
             run_id=self.run_id,
             task_id=record.task_id,
             map_index=record.map_index,
-            try_number=record.try_number,
-            flow=self.flow_ref,
-            inputs=inputs,
-            params=self.params,
-            log_path=f"{self._logs_dir}/{name}.log",
-            result_path=f"{self._results_dir}/{name}.pkl",
-            result_inline_max=self.settings.result_inline_max,
-            report_length=record.task_id in self._mapped_over,
+            number=record.try_number,
+            state=TaskState.RUNNING,
+            started_at=report.at,
+            worker=report.worker,
+            log_path=self._log_path(record),
         )
-
-    # -- reports from the executor ----------------------------------------------------------
-
-    def _on_report(self, report: Report) -> None:
-        run_id, task_id, map_index, number = report.key
-        record = self.task_runs.get((task_id, map_index))
-        if record is None or record.try_number != number or run_id != self.run_id:
-            return  # a late report of an older try: state moves only forward
-        if isinstance(report, Started):
-            if record.state != TaskState.QUEUED:
-                return
-            record.started_at = report.at
-            self._move(record, TaskState.RUNNING)
-            try_record = TryRecord(
-                run_id=self.run_id,
-                task_id=task_id,
-                map_index=map_index,
-                number=number,
-                state=TaskState.RUNNING,
-                started_at=report.at,
-                worker=report.worker,
-                log_path=self._log_path(record),
-            )
-            self.tries[report.key] = try_record
-            self.changes.new_tries.append(try_record)
-            return
-        self._on_finished(record, report)
-
-    def _file_stem(self, record: TaskRunRecord) -> str:
-        """``task.try-N`` or ``task.INDEX.try-N``: one file per try, in one folder per run."""
-        if record.map_index >= 0:
-            return f"{record.task_id}.{record.map_index}.try-{record.try_number}"
-        return f"{record.task_id}.try-{record.try_number}"
-
-    def _log_path(self, record: TaskRunRecord) -> str:
-        return f"{self._logs_dir}/{self._file_stem(record)}.log"
+        self.tries[report.key] = try_record
+        self.changes.new_tries.append(try_record)
+        timeout = self.graph.nodes[record.task_id].policy.timeout
+        if timeout:
+            heapq.heappush(self.deadlines, (self.clock.monotonic() + timeout, report.key))
 
     def _on_finished(self, record: TaskRunRecord, report: Finished) -> None:
         self.inflight.discard(report.key)
-        if record.state == TaskState.QUEUED:  # finished before its start was seen (lost, cancelled)
-            record.started_at = report.started_at
-            self._on_report(Started(key=report.key, at=report.started_at, worker=report.worker))
+        why_stopped = self.cancelling.pop(report.key, None)
+        if record.state == TaskState.QUEUED:  # ended before its start was seen (lost, cancelled)
+            self._on_started(record, Started(key=report.key, at=report.started_at, worker=report.worker))
         if record.state != TaskState.RUNNING:
             return
+        node = self.graph.nodes[record.task_id]
+        policy = node.policy
         try_record = self.tries[report.key]
         try_record.ended_at = report.ended_at
         try_record.error = report.error
         try_record.traceback = report.traceback
         if report.worker:
             try_record.worker = report.worker
+        if why_stopped == "timeout":
+            try_record.error = f"TaskTimeoutError: timed out after {policy.timeout:g} s; the try was stopped"
         if report.ok and report.result is not None:
-            try_record.state = TaskState.SUCCESS
-            try_record.result_data = report.result.data
-            try_record.result_path = report.result.path
-            try_record.result_size = report.result.size
-            self.results[record.key] = report.result
-            if report.length is not None:
-                self.lengths[record.task_id] = report.length
-            node = self.graph.nodes[record.task_id]
-            if node.policy.branch:
-                self.followed[record.task_id] = frozenset(results.load(report.result))
+            self._succeeded(record, node, try_record, report)
+            return
+        if why_stopped == "cancel" or (report.error == "cancelled" and why_stopped is None):
+            try_record.state = TaskState.CANCELLED
             self._track_try(try_record)
             record.ended_at = report.ended_at
-            self._move(record, TaskState.SUCCESS)
+            self._move(record, TaskState.CANCELLED, reason=self.reason)
             self._task_done(record)
             return
-        if record.try_number < record.max_tries and report.error != "cancelled":
+        if record.try_number < record.max_tries and report.retryable and self._final is None:
             try_record.state = TaskState.UP_FOR_RETRY
             self._track_try(try_record)
-            self._move(record, TaskState.UP_FOR_RETRY)
-            delay = self.graph.nodes[record.task_id].policy.retry_delay
-            heapq.heappush(self.retry_at, (self.clock.monotonic() + delay, record.key))
+            self._move(record, TaskState.UP_FOR_RETRY, reason=try_record.error)
+            wait = policy.retry_wait(record.try_number, self.rand())
+            heapq.heappush(self.retry_at, (self.clock.monotonic() + wait, record.key))
+            self._callback(record, "retry", TaskState.UP_FOR_RETRY, try_record)
             return
-        final = TaskState.CANCELLED if report.error == "cancelled" else TaskState.FAILED
-        try_record.state = final
+        try_record.state = TaskState.FAILED
         self._track_try(try_record)
         record.ended_at = report.ended_at
-        self._move(record, final)
+        self._move(record, TaskState.FAILED, reason=try_record.error)
+        self._callback(record, "failure", TaskState.FAILED, try_record)
         self._task_done(record)
+
+    def _succeeded(self, record: TaskRunRecord, node: Node, try_record: TryRecord, report: Finished) -> None:
+        assert report.result is not None
+        final = TaskState.CACHED if report.complete else TaskState.SUCCESS
+        try_record.state = final
+        try_record.result_data = report.result.data
+        try_record.result_path = report.result.path
+        try_record.result_size = report.result.size
+        try_record.result_length = report.length
+        self.results[record.key] = report.result
+        if report.length is not None:
+            self.lengths[record.task_id] = report.length
+        if node.policy.branch:
+            self.followed[record.task_id] = frozenset(results.load(report.result))
+        self._track_try(try_record)
+        record.ended_at = report.ended_at
+        self._move(record, final, reason="complete() was true" if report.complete else None)
+        cached = self._cache_keys.get(record.key)
+        if cached is not None and cached[0] and not report.complete:
+            key, expires = cached
+            self.changes.cache_entries.append(
+                CacheEntry(
+                    key=key,
+                    flow_name=self.graph.flow_name,
+                    task_id=record.task_id,
+                    run_id=self.run_id,
+                    result_data=report.result.data,
+                    result_path=report.result.path,
+                    result_size=report.result.size,
+                    result_length=report.length,
+                    created_at=report.ended_at,
+                    expires_at=None if expires is None else report.ended_at + _seconds(expires),
+                )
+            )
+        self._callback(record, "success", final, try_record)
+        self._task_done(record)
+
+    def _on_side_call(self, report: Finished) -> None:
+        task_key = self._waiting_key.pop(report.key, None)
+        if task_key is None:
+            return  # a callback call: its outcome is in its own log, never in the run's
+        record = self.task_runs[task_key]
+        if report.ok and report.cache_key is not None:
+            node = self.graph.nodes[record.task_id]
+            self._probe(task_key, _digest(["key_fn", node.code_hash, report.cache_key]))
+            return
+        # cache_key_fn failed: run the task without the cache, and say why in its events.
+        self._cache_keys[task_key] = ("", None)
+        self.changes.events.append(
+            self._event(record, record.state, record.state, f"cache_key_fn: {report.error}")
+        )
+        self._push_ready(task_key)
 
     def _track_try(self, try_record: TryRecord) -> None:
         # A try started in this step is inserted with its final values; an older one is updated.
         if not any(t is try_record for t in self.changes.new_tries):
             self.changes.tries.append(try_record)
 
-    # -- deciding what comes next ---------------------------------------------------------
+    # -- deciding what comes next ------------------------------------------------------------
 
     def _task_done(self, record: TaskRunRecord) -> None:
         if record.map_index >= 0:  # an element of a mapped node
@@ -280,10 +473,10 @@ class RunDriver:
         parent = self.task_runs[(task_id, -1)]
         count = parent.map_count or 0
         states = [self.task_runs[(task_id, i)].state for i in range(count)]
-        if any(s == TaskState.CANCELLED for s in states):
-            final = TaskState.CANCELLED
-        elif any(s in TASK_FAILURES for s in states):
+        if any(s in TASK_FAILURES for s in states):
             final = TaskState.FAILED
+        elif any(s == TaskState.CANCELLED for s in states):
+            final = TaskState.CANCELLED
         else:
             final = TaskState.SUCCESS
         parent.ended_at = self.clock.now()
@@ -293,18 +486,31 @@ class RunDriver:
     def _node_done(self, task_id: str, state: TaskState) -> None:
         followed = self.followed.get(task_id)
         for child_id in self.graph.downstream[task_id]:
+            self.upstream_done[child_id][task_id] = state
             child = self.task_runs[(child_id, -1)]
             if child.state != TaskState.PENDING:
                 continue
             if followed is not None and child_id not in followed:
                 self._apply(self.graph.nodes[child_id], Decision.SKIP)
                 continue
-            seen = self.upstream_done[child_id]
-            seen[task_id] = state
-            node = self.graph.nodes[child_id]
-            decision = decide(node.policy.trigger, list(seen.values()), len(node.upstream))
-            if decision != Decision.WAIT:
-                self._apply(node, decision)
+            self._consider(self.graph.nodes[child_id])
+        self._maybe_finish()
+
+    def _consider(self, node: Node) -> None:
+        if self.run_state != RunState.RUNNING or self._final is not None:
+            return
+        seen = self.upstream_done[node.task_id]
+        for up, state in seen.items():
+            if (
+                self.followed.get(up) is not None
+                and node.task_id not in self.followed[up]
+                and state in TASK_SUCCESSES
+            ):
+                self._apply(node, Decision.SKIP)
+                return
+        decision = decide(node.policy.trigger, list(seen.values()), len(node.upstream))
+        if decision != Decision.WAIT:
+            self._apply(node, decision)
 
     def _apply(self, node: Node, decision: Decision) -> None:
         record = self.task_runs[(node.task_id, -1)]
@@ -321,6 +527,9 @@ class RunDriver:
         self._node_done(node.task_id, final)
 
     def _expand(self, node: Node, parent: TaskRunRecord) -> None:
+        if parent.map_count and (node.task_id, 0) in self.task_runs:
+            self._expand_again(node, parent)
+            return
         count = self._map_length(node)
         now = self.clock.now()
         parent.started_at = now
@@ -351,6 +560,21 @@ class RunDriver:
             self._move(child, TaskState.SCHEDULED)
             self._push_ready(child.key)
 
+    def _expand_again(self, node: Node, parent: TaskRunRecord) -> None:
+        """A cleared mapped node whose elements exist: run the cleared ones, keep the others."""
+        parent.started_at = self.clock.now()
+        for state in (TaskState.SCHEDULED, TaskState.QUEUED, TaskState.RUNNING):
+            self._move(parent, state)
+        count = parent.map_count or 0
+        children = [self.task_runs[(node.task_id, i)] for i in range(count)]
+        self.children_left[node.task_id] = sum(1 for c in children if c.state not in TASK_TERMINAL)
+        for child in children:
+            if child.state == TaskState.PENDING:
+                self._move(child, TaskState.SCHEDULED)
+                self._push_ready(child.key)
+        if self.children_left[node.task_id] == 0:
+            self._finish_mapped(node.task_id)
+
     def _map_length(self, node: Node) -> int | str:
         source = node.map_over
         if isinstance(source, TaskOutput):
@@ -370,7 +594,95 @@ class RunDriver:
         node = self.graph.nodes[key[0]]
         heapq.heappush(self.ready, (-node.policy.priority, self._order[key[0]] * 1_000_000 + key[1], key))
 
-    # -- state changes -------------------------------------------------------------------------
+    def _requeue(self, record: TaskRunRecord) -> None:
+        """A retry that is due: straight to queued with the next try number (no slot held while waiting)."""
+        self._move(record, TaskState.QUEUED)
+        record.try_number += 1
+        self.resubmit.append(record.key)
+
+    def _maybe_finish(self) -> None:
+        if self.run_state != RunState.RUNNING:
+            return
+        parents = [r for r in self.task_runs.values() if r.map_index < 0]
+        if any(r.state not in TASK_TERMINAL for r in parents):
+            return
+        now = self.clock.now()
+        failed = [r.task_id for r in parents if r.state in TASK_FAILURES]
+        cancelled = [r.task_id for r in parents if r.state == TaskState.CANCELLED]
+        if self._final is not None:
+            self._set_run(self._final, ended_at=now, reason=self.reason)
+        elif failed:
+            self._set_run(RunState.FAILED, ended_at=now, reason=f"task(s) failed: {', '.join(failed)}")
+        elif cancelled:
+            self._set_run(
+                RunState.CANCELLED, ended_at=now, reason=f"task(s) cancelled: {', '.join(cancelled)}"
+            )
+        else:
+            try:
+                data, path = self._output()
+            except Exception as exc:
+                self._set_run(RunState.FAILED, ended_at=now, reason=f"the flow's return value: {exc}")
+            else:
+                self._set_run(RunState.SUCCESS, ended_at=now, result_data=data, result_path=path)
+        event = "success" if self.run_state == RunState.SUCCESS else "failure"
+        if event in self.flow_events and self.run_state != RunState.CANCELLED:
+            self.callbacks.append(
+                self._callback_item(
+                    "", -1, 0, CallbackCall(event=event, state=self.run_state, reason=self.reason)
+                )
+            )
+
+    # -- callbacks and the cache -------------------------------------------------------------------
+
+    def _callback(self, record: TaskRunRecord, event: str, state: TaskState, try_record: TryRecord) -> None:
+        if not self.graph.nodes[record.task_id].policy.callbacks(event):
+            return
+        call = CallbackCall(
+            event=event,
+            state=state,
+            error=try_record.error,
+            traceback=try_record.traceback,
+            task_log_path=try_record.log_path,
+        )
+        self.callbacks.append(self._callback_item(record.task_id, record.map_index, record.try_number, call))
+
+    def _callback_item(self, task_id: str, map_index: int, number: int, call: CallbackCall) -> WorkItem:
+        stem = f"{task_id or 'flow'}{'.' + str(map_index) if map_index >= 0 else ''}.try-{number}"
+        return WorkItem(
+            run_id=self.run_id,
+            task_id=task_id,
+            map_index=map_index,
+            try_number=number,
+            flow=self.flow_ref,
+            params=self.params,
+            log_path=f"{self._logs_dir}/{stem}.on_{call.event}.log",
+            kind="callback",
+            callback=call,
+        )
+
+    def _probe(self, key: TaskKey, cache_key: str) -> None:
+        node = self.graph.nodes[key[0]]
+        self._cache_keys[key] = (cache_key, node.policy.cache_expires)
+        self.cache_probes.append(CacheProbe(key=cache_key, task=key, expires=node.policy.cache_expires))
+
+    def _default_cache_key(self, record: TaskRunRecord, node: Node) -> str:
+        """The task's code, its argument template, and the bytes of its inputs and params."""
+        parts: list[Any] = [node.task_name, node.code_hash, repr((node.args, node.kwargs, node.map_over))]
+        parts.append(record.map_index)
+        for up in node.data_upstream:
+            if self.graph.nodes[up].mapped:
+                count = self.task_runs[(up, -1)].map_count or 0
+                parts.extend(_ref_digest(self.results.get((up, i))) for i in range(count))
+            else:
+                parts.append(_ref_digest(self.results.get((up, -1))))
+        for marker in walk((node.args, node.kwargs, node.map_over)):
+            if isinstance(marker, ParamValue):
+                parts.append(
+                    (marker.name, json.dumps(self.params.get(marker.name), default=repr, sort_keys=True))
+                )
+        return _digest(parts)
+
+    # -- state changes -----------------------------------------------------------------------------
 
     def _move(self, record: TaskRunRecord, new: TaskState, reason: str | None = None) -> None:
         old = TaskState(record.state)
@@ -381,19 +693,20 @@ class RunDriver:
         if record.key not in self._touched and record.key not in self._created:
             self._touched[record.key] = TaskRunChange(expected=old, record=record)
         record.state = new
-        self.changes.events.append(
-            EventRecord(
-                run_id=self.run_id,
-                task_id=record.task_id,
-                map_index=record.map_index,
-                from_state=old,
-                to_state=new,
-                at=self.clock.now(),
-                reason=reason,
-            )
-        )
+        self.changes.events.append(self._event(record, old, new, reason))
         if self.listener is not None:
             self.listener(record)
+
+    def _event(self, record: TaskRunRecord, old: str, new: str, reason: str | None) -> EventRecord:
+        return EventRecord(
+            run_id=self.run_id,
+            task_id=record.task_id,
+            map_index=record.map_index,
+            from_state=old,
+            to_state=new,
+            at=self.clock.now(),
+            reason=reason,
+        )
 
     def _set_run(self, state: RunState, **fields: Any) -> None:
         check_run_transition(self.run_state, state)
@@ -412,38 +725,58 @@ class RunDriver:
             )
         )
         self.run_state = state
+        if "reason" in fields:
+            self.reason = fields["reason"]
 
-    def _flush(self) -> None:
+    def drain(self) -> Changes:
+        """The changes collected since the last call, ready to write."""
         changes = self.changes
         changes.task_runs = list(self._touched.values())
-        if not changes:
-            return
-        with self._conn.begin():
-            queries.apply_changes(self._conn, changes)
         self.changes = Changes()
-        self._touched.clear()
-        self._created.clear()
+        self._touched = {}
+        self._created = set()
+        return changes
 
-    # -- the end -----------------------------------------------------------------------------
+    # -- work items and results ---------------------------------------------------------------------
 
-    def _finish(self) -> None:
-        parents = [r for r in self.task_runs.values() if r.map_index < 0]
-        stuck = [r.task_id for r in parents if r.state not in TASK_TERMINAL]
-        if stuck:
-            raise AssertionError(f"run {self.run_id} ended with task runs not done: {stuck}")
-        failed = [r.task_id for r in parents if r.state in TASK_FAILURES]
-        cancelled = [r.task_id for r in parents if r.state == TaskState.CANCELLED]
-        now = self.clock.now()
-        if failed:
-            self._set_run(RunState.FAILED, ended_at=now, reason=f"task(s) failed: {', '.join(failed)}")
-        elif cancelled:
-            self._set_run(
-                RunState.CANCELLED, ended_at=now, reason=f"task(s) cancelled: {', '.join(cancelled)}"
-            )
-        else:
-            data, path = self._output()
-            self._set_run(RunState.SUCCESS, ended_at=now, result_data=data, result_path=path)
-        self._flush()
+    def _file_stem(self, record: TaskRunRecord) -> str:
+        """``task.try-N`` or ``task.INDEX.try-N``: one file per try, in one folder per run."""
+        if record.map_index >= 0:
+            return f"{record.task_id}.{record.map_index}.try-{record.try_number}"
+        return f"{record.task_id}.try-{record.try_number}"
+
+    def _log_path(self, record: TaskRunRecord) -> str:
+        return f"{self._logs_dir}/{self._file_stem(record)}.log"
+
+    def _work_item(self, record: TaskRunRecord, kind: str = "task") -> WorkItem:
+        node = self.graph.nodes[record.task_id]
+        inputs: dict[str, ResultRef | list[ResultRef]] = {}
+        for up in node.data_upstream:
+            if self.graph.nodes[up].mapped:
+                parent = self.task_runs[(up, -1)]
+                if parent.state in TASK_SUCCESSES:
+                    inputs[up] = [self.results[(up, i)] for i in range(parent.map_count or 0)]
+            elif (up, -1) in self.results:
+                inputs[up] = self.results[(up, -1)]
+        stem = self._file_stem(record)
+        if kind == "cache_key":
+            stem += ".cache_key"
+        return WorkItem(
+            run_id=self.run_id,
+            task_id=record.task_id,
+            map_index=record.map_index,
+            try_number=record.try_number,
+            flow=self.flow_ref,
+            inputs=inputs,
+            params=self.params,
+            log_path=f"{self._logs_dir}/{stem}.log",
+            result_path=f"{self._results_dir}/{stem}.pkl",
+            result_inline_max=self.settings.result_inline_max,
+            # A mapped node's length is its element count; only a plain node reports len().
+            report_length=record.map_index < 0 and record.task_id in self._mapped_over,
+            kind=kind,
+            timeout=node.policy.timeout,
+        )
 
     def _output(self) -> tuple[bytes | None, str | None]:
         output = self.graph.output
@@ -470,28 +803,26 @@ class RunDriver:
         ref = self.results.get((node.task_id, -1))
         return None if ref is None else results.load(ref)
 
-    def _abort(self, reason: str) -> None:
-        """Cancel what is left after an interruption, so the store never shows a live run."""
-        for key in list(self.inflight):
-            self.executor.cancel(key)
-        self.inflight.clear()
+
+def _ref_digest(ref: ResultRef | None) -> str:
+    if ref is None:
+        return "-"
+    if ref.data is not None:
+        return hashlib.sha256(ref.data).hexdigest()
+    if ref.path is not None:
         try:
-            self.changes = Changes()
-            self._touched.clear()
-            self._created.clear()
-            if self._conn.in_transaction():
-                self._conn.rollback()
-            with self._conn.begin():
-                fresh = {r.key: r for r in queries.get_task_runs(self._conn, self.run_id)}
-            now = self.clock.now()
-            for key, stored in fresh.items():
-                if stored.state not in TASK_TERMINAL:
-                    record = self.task_runs.get(key, stored)
-                    record.state = stored.state
-                    record.ended_at = now
-                    self._move(record, TaskState.CANCELLED, reason=reason)
-            if self.run_state in (RunState.QUEUED, RunState.RUNNING):
-                self._set_run(RunState.CANCELLED, ended_at=now, reason=reason)
-            self._flush()
-        except Exception:
-            pass
+            with open(ref.path, "rb") as f:
+                return hashlib.file_digest(f, "sha256").hexdigest()
+        except OSError:
+            return f"missing:{ref.path}"
+    return "-"
+
+
+def _digest(parts: list[Any]) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=value)

@@ -62,3 +62,43 @@ def set_context(ctx: TaskContext | None) -> Any:
 
 def reset_context(token: Any) -> None:
     _context.reset(token)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackContext:
+    """What a callback (``on_failure``, ``on_retry``, ``on_success``) is told.
+
+    Attributes:
+        event: ``failure``, ``retry`` or ``success``.
+        flow_name, run_id: the run.
+        task_id, map_index, try_number: the task run and try, for a task's callback
+            (``task_id`` is None for a flow's callback).
+        state: the state the task run or run reached.
+        error, traceback: the error of the failed try, if any.
+        log_path: the try's log file, if any.
+        reason: why a run ended so (flow callbacks).
+        params: the run's params.
+        url: a link to the run in the web UI.
+    """
+
+    event: str
+    flow_name: str
+    run_id: int
+    state: str
+    task_id: str | None = None
+    map_index: int = -1
+    try_number: int = 0
+    error: str | None = None
+    traceback: str | None = None
+    log_path: str | None = None
+    reason: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    url: str = ""
+
+    @property
+    def title(self) -> str:
+        """A one-line summary, as notifiers use it."""
+        what = f"task {self.task_id}" if self.task_id else "run"
+        if self.task_id and self.map_index >= 0:
+            what += f"[{self.map_index}]"
+        return f"weir: {self.flow_name} {what} {self.state} (run {self.run_id})"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from weir.errors import FlowDefinitionError, ParamsError, WeirError
 from weir.graph.build import build_graph
-from weir.graph.model import Graph
+from weir.graph.model import Graph, make_policy
 from weir.sdk.task import _NAME, Task, TaskCall, _location_of
 from weir.sdk.trace import ParamRef, Tracer
 
@@ -32,11 +32,17 @@ class Flow:
         schedule: Any = None,
         tags: tuple[str, ...] = (),
         description: str | None = None,
+        timeout: float | None = None,
+        on_success: tuple[Callable[..., Any], ...] = (),
+        on_failure: tuple[Callable[..., Any], ...] = (),
     ) -> None:
         self.fn = fn
         self.name = name
         self.schedule = schedule
         self.tags = tags
+        self.timeout = timeout
+        self.on_success = on_success
+        self.on_failure = on_failure
         self.description = description if description is not None else inspect.getdoc(fn)
         self.location = _location_of(fn)
         self.signature = inspect.signature(fn)
@@ -190,6 +196,9 @@ def flow(
     schedule: Any = None,
     tags: Any = (),
     description: str | None = None,
+    timeout: Any = None,
+    on_success: Any = None,
+    on_failure: Any = None,
 ) -> Any:
     """Make a function a weir flow, with or without arguments.
 
@@ -198,6 +207,11 @@ def flow(
         schedule: when runs are created (stored now; the scheduler gives it meaning).
         tags: labels for filtering.
         description: shown in the CLI and UI (default: the docstring).
+        timeout: seconds (or a timedelta) a run may take; then its remaining tasks are
+            cancelled and the run fails with the reason "timed out".
+        on_success, on_failure: a callable (or a list) called with a
+            :class:`~weir.sdk.context.CallbackContext` when a run ends so; for example a
+            notifier from :mod:`weir.notify`.
 
     The body is traced once, on first use, into a static graph: task calls return
     references, and references passed as arguments become edges.
@@ -213,7 +227,20 @@ def flow(
             )
         if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
             raise FlowDefinitionError(f"{_location_of(func)}: tags must be a list of strings")
-        return Flow(func, name=flow_name, schedule=schedule, tags=tuple(tags), description=description)
+        try:
+            policy = make_policy(None, timeout=timeout, on_success=on_success, on_failure=on_failure)
+        except ValueError as exc:
+            raise FlowDefinitionError(f"{_location_of(func)}: flow {flow_name!r}: {exc}") from None
+        return Flow(
+            func,
+            name=flow_name,
+            schedule=schedule,
+            tags=tuple(tags),
+            description=description,
+            timeout=policy.timeout,
+            on_success=policy.on_success,
+            on_failure=policy.on_failure,
+        )
 
     if fn is not None:
         return wrap(fn)

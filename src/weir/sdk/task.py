@@ -7,6 +7,7 @@ records a node and returns a :class:`~weir.sdk.trace.TaskRef`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import re
 from collections.abc import Callable
@@ -64,6 +65,16 @@ class Task:
         arguments shared by every element. Outside a flow this is a list comprehension.
         """
         return TaskCall(self, self.policy, None).map(over, **fixed)
+
+    @functools.cached_property
+    def code_hash(self) -> str:
+        """A hash of the task's source (its bytecode when the source cannot be read): the
+        part of a cache key that changes when the code does."""
+        try:
+            source = inspect.getsource(self.fn).encode()
+        except (OSError, TypeError):
+            source = getattr(getattr(self.fn, "__code__", None), "co_code", repr(self.fn).encode())
+        return hashlib.sha256(source).hexdigest()[:16]
 
     @functools.cached_property
     def signature(self) -> inspect.Signature:

@@ -130,6 +130,7 @@ def _refs(value: Any, where: str) -> list[TaskRef]:
 class _NodeDraft:
     __slots__ = (
         "args",
+        "code_hash",
         "data_upstream",
         "kwargs",
         "location",
@@ -206,6 +207,7 @@ class Tracer:
             mapped=mapped,
             data_upstream=list(dict.fromkeys(upstream)),
             location=location,
+            code_hash=task.code_hash,
         )
         self.tasks[task_id] = task
         return TaskRef(self, task_id)
@@ -236,6 +238,7 @@ class Tracer:
                 map_over=d.map_over,
                 mapped=d.mapped,
                 location=d.location,
+                code_hash=d.code_hash,
             )
             for d in self.drafts.values()
         ]

@@ -6,18 +6,20 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from weir.errors import NotFoundError, StaleStateError
 from weir.store.records import (
+    CacheEntry,
     Changes,
     EventRecord,
     FlowRecord,
+    OwnerRecord,
     RunRecord,
     TaskRunRecord,
     TryRecord,
 )
-from weir.store.tables import EventRow, FlowRow, RunRow, TaskRunRow, TryRow
+from weir.store.tables import CacheRow, EventRow, FlowRow, OwnerRow, RunRow, TaskRunRow, TryRow
 
 flows_t = FlowRow.__table__
 runs_t = RunRow.__table__
@@ -28,6 +30,8 @@ events_t = EventRow.__table__
 _TASK_RUN_FIELDS = [f.name for f in dataclasses.fields(TaskRunRecord)]
 _TRY_FIELDS = [f.name for f in dataclasses.fields(TryRecord)]
 _EVENT_FIELDS = [f.name for f in dataclasses.fields(EventRecord)]
+_OWNER_FIELDS = [f.name for f in dataclasses.fields(OwnerRecord)]
+_CACHE_FIELDS = [f.name for f in dataclasses.fields(CacheEntry)]
 
 
 def _row(record: Any, fields: list[str]) -> dict[str, Any]:
@@ -146,6 +150,8 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
         StaleStateError: a run or task run was not in the expected state (another writer moved
             it); the caller's transaction must be rolled back.
     """
+    if changes.cache_entries:
+        _store_cache(conn, changes.cache_entries)
     if changes.new_task_runs:
         insert_task_runs(conn, changes.new_task_runs)
     if changes.task_runs:
@@ -203,6 +209,8 @@ def _run(row: Any) -> RunRecord:
         logical_date=row.logical_date,
         result_data=row.result_data,
         result_path=row.result_path,
+        cancel_requested=bool(row.cancel_requested),
+        owner=row.owner,
     )
 
 
@@ -282,3 +290,80 @@ def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
         conn.execute(select(runs_t.c.flow_name, runs_t.c.state).where(runs_t.c.id.in_(last_ids))).all()
     )
     return [(f, counts.get(f.name, 0), last_state.get(f.name)) for f in flows]
+
+
+# -- owners: the processes driving runs ---------------------------------------------------------
+
+owners_t = OwnerRow.__table__
+cache_t = CacheRow.__table__
+
+
+def register_owner(conn: Connection, owner: OwnerRecord) -> None:
+    conn.execute(insert(owners_t).values(**_row(owner, _OWNER_FIELDS)))
+
+
+def heartbeat(conn: Connection, owner_id: str, now: datetime) -> None:
+    conn.execute(update(owners_t).where(owners_t.c.id == owner_id).values(heartbeat_at=now))
+
+
+def get_owner(conn: Connection, owner_id: str) -> OwnerRecord | None:
+    row = conn.execute(select(owners_t).where(owners_t.c.id == owner_id)).mappings().first()
+    return None if row is None else OwnerRecord(**row)
+
+
+def set_run_owner(conn: Connection, run_id: int, owner: str | None, expected: str | None) -> bool:
+    """Compare-and-set of a run's owner; True when this call took it."""
+    condition = runs_t.c.owner.is_(None) if expected is None else runs_t.c.owner == expected
+    result = conn.execute(update(runs_t).where(runs_t.c.id == run_id, condition).values(owner=owner))
+    return result.rowcount == 1
+
+
+def request_cancel(conn: Connection, run_id: int) -> None:
+    conn.execute(update(runs_t).where(runs_t.c.id == run_id).values(cancel_requested=True))
+
+
+def cancel_requests(conn: Connection, run_ids: list[int]) -> list[int]:
+    """Which of ``run_ids`` someone asked to cancel."""
+    if not run_ids:
+        return []
+    rows = conn.execute(
+        select(runs_t.c.id).where(runs_t.c.id.in_(run_ids), runs_t.c.cancel_requested.is_(True))
+    )
+    return [row.id for row in rows]
+
+
+# -- the task cache -----------------------------------------------------------------------------
+
+
+def cache_lookup(conn: Connection, keys: list[str], now: datetime) -> dict[str, CacheEntry]:
+    """Unexpired cache entries for ``keys``."""
+    if not keys:
+        return {}
+    rows = conn.execute(select(cache_t).where(cache_t.c.key.in_(keys))).mappings()
+    found = {}
+    for row in rows:
+        entry = CacheEntry(**row)
+        if entry.expires_at is None or entry.expires_at > now:
+            found[entry.key] = entry
+    return found
+
+
+def _store_cache(conn: Connection, entries: list[CacheEntry]) -> None:
+    keys = [e.key for e in entries]
+    conn.execute(delete(cache_t).where(cache_t.c.key.in_(keys)))
+    latest = {e.key: e for e in entries}
+    conn.execute(insert(cache_t), [_row(e, _CACHE_FIELDS) for e in latest.values()])
+
+
+# -- clearing task runs to run again (retry, clear) -----------------------------------------------------
+
+
+def delete_task_runs(conn: Connection, run_id: int, task_id: str, *, elements_only: bool) -> None:
+    """Forget a mapped node's elements (and their tries), so it fans out anew."""
+    conditions = [task_runs_t.c.run_id == run_id, task_runs_t.c.task_id == task_id]
+    try_conditions = [tries_t.c.run_id == run_id, tries_t.c.task_id == task_id]
+    if elements_only:
+        conditions.append(task_runs_t.c.map_index >= 0)
+        try_conditions.append(tries_t.c.map_index >= 0)
+    conn.execute(delete(task_runs_t).where(*conditions))
+    conn.execute(delete(tries_t).where(*try_conditions))

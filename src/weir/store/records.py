@@ -34,6 +34,8 @@ class RunRecord:
     logical_date: datetime | None = None
     result_data: bytes | None = None
     result_path: str | None = None
+    cancel_requested: bool = False
+    owner: str | None = None
 
     @property
     def duration(self) -> float | None:
@@ -89,6 +91,7 @@ class TryRecord:
     result_data: bytes | None = None
     result_path: str | None = None
     result_size: int | None = None
+    result_length: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,10 +127,39 @@ class RunChange:
     result_path: str | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheEntry:
+    """A task result kept under a cache key (code hash + inputs)."""
+
+    key: str
+    flow_name: str
+    task_id: str
+    run_id: int
+    result_data: bytes | None
+    result_path: str | None
+    result_size: int | None
+    result_length: int | None
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OwnerRecord:
+    """A process that drives runs, and when it last said it was alive."""
+
+    id: str
+    host: str
+    pid: int
+    kind: str
+    started_at: datetime
+    heartbeat_at: datetime
+
+
 @dataclass(slots=True, kw_only=True)
 class Changes:
     """Everything one scheduler step writes, applied in one transaction."""
 
+    cache_entries: list[CacheEntry] = field(default_factory=list)
     new_task_runs: list[TaskRunRecord] = field(default_factory=list)
     task_runs: list[TaskRunChange] = field(default_factory=list)
     new_tries: list[TryRecord] = field(default_factory=list)
@@ -137,5 +169,21 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(
-            self.new_task_runs or self.task_runs or self.new_tries or self.tries or self.events or self.runs
+            self.new_task_runs
+            or self.task_runs
+            or self.new_tries
+            or self.tries
+            or self.events
+            or self.runs
+            or self.cache_entries
         )
+
+    def extend(self, other: Changes) -> None:
+        """Add ``other``'s changes to these (several runs written in one transaction)."""
+        self.cache_entries.extend(other.cache_entries)
+        self.new_task_runs.extend(other.new_task_runs)
+        self.task_runs.extend(other.task_runs)
+        self.new_tries.extend(other.new_tries)
+        self.tries.extend(other.tries)
+        self.events.extend(other.events)
+        self.runs.extend(other.runs)

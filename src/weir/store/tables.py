@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -74,6 +85,8 @@ class RunRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     result_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     result_path: Mapped[str | None] = mapped_column(Text)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_runs_flow_created", "flow_name", "created_at"),
@@ -116,6 +129,7 @@ class TryRow(Base):
     result_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     result_path: Mapped[str | None] = mapped_column(Text)
     result_size: Mapped[int | None] = mapped_column(BigInteger)
+    result_length: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class EventRow(Base):
@@ -133,3 +147,36 @@ class EventRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_events_run", "run_id", "id"),)
+
+
+class OwnerRow(Base):
+    """A process that drives runs (a foreground ``weir run``, a scheduler), with its heartbeat.
+
+    A run whose owner's heartbeat is old has lost its driver: another process may take it over.
+    """
+
+    __tablename__ = "owners"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CacheRow(Base):
+    """A cached task result, found by a key made of the task's code and inputs."""
+
+    __tablename__ = "cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow_name: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[str] = mapped_column(String(200))
+    run_id: Mapped[int] = mapped_column(Integer)
+    result_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    result_path: Mapped[str | None] = mapped_column(Text)
+    result_size: Mapped[int | None] = mapped_column(BigInteger)
+    result_length: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -99,4 +99,5 @@ class _LazyLog(io.TextIOBase):
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
+            self._file = None  # TextIOBase.close() flushes: it must not reach the closed file
         super().close()

@@ -1,12 +1,17 @@
-"""Running one try: resolve the inputs, call the function with its log captured, store the result.
+"""Running one work item: resolve the inputs, call the user's code with its log captured,
+and report the outcome.
 
-Both executors call :func:`execute`; timeouts, log capture and result handling live here
-once, not in every executor.
+Both executors call :func:`execute`; log capture, the inline timeout, the ``complete()``
+check, retry rules and result storage live here once, not in every executor.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,15 +19,19 @@ from typing import Any
 from weir import results
 from weir.errors import WeirError
 from weir.executors.base import Finished, WorkItem
-from weir.graph.model import MapElement, ParamValue, TaskOutput, resolve
+from weir.graph.model import MapElement, Node, ParamValue, TaskOutput, TaskPolicy, resolve
 from weir.results import ResultRef
-from weir.sdk.context import TaskContext, reset_context, set_context
+from weir.sdk.context import CallbackContext, TaskContext, reset_context, set_context
 from weir.sdk.flow import Flow
 from weir.worker.capture import capture
 
 
 class BranchError(WeirError):
     """A branch task returned something other than ids of its direct downstream tasks."""
+
+
+class TaskTimeoutError(WeirError, TimeoutError):
+    """A try ran longer than its task's ``timeout``."""
 
 
 def _now() -> datetime:
@@ -50,7 +59,12 @@ class InputCache:
 
 
 def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache | None = None) -> Finished:
-    """Run the try ``item`` of ``flow`` and report how it ended (never raises for task errors)."""
+    """Run ``item`` (a try, a callback call or a cache-key call) and report how it ended.
+
+    Never raises for an error of the user's code: that is the report's ``error``.
+    """
+    if item.kind == "callback":
+        return _run_callbacks(item, flow, in_process)
     started = _now()
     label = item.task_id if item.map_index < 0 else f"{item.task_id}[{item.map_index}]"
     cache = cache or InputCache()
@@ -59,8 +73,9 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
         task = flow.tasks[item.task_id]
     except KeyError:
         return _failed(
-            item, started, f"flow {flow.name!r} has no task {item.task_id!r} (has the file changed?)"
+            item, started, f"flow {flow.name!r} has no task {item.task_id!r} (has its file changed?)"
         )
+    policy = node.policy
     with capture(Path(item.log_path), fd_level=not in_process) as log:
         ctx = TaskContext(
             flow_name=flow.name,
@@ -72,19 +87,22 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
         )
         token = set_context(ctx)
         try:
-            lookup = _lookup(item, cache)
-            if node.mapped:
-                source = resolve(node.map_over, lookup)
-                element = (source if isinstance(source, list | tuple) else list(source))[item.map_index]
-                plain_lookup = lookup
-
-                def lookup(marker: Any) -> Any:
-                    return element if isinstance(marker, MapElement) else plain_lookup(marker)
-
-            args = resolve(node.args, lookup)
-            kwargs = resolve(node.kwargs, lookup)
-            value = task.fn(*args, **kwargs)
-            if node.policy.branch:
+            args, kwargs = _arguments(node, item, cache)
+            if item.kind == "cache_key":
+                assert policy.cache_key_fn is not None
+                key = str(policy.cache_key_fn(*args, **kwargs))
+                return Finished(key=item.key, ok=True, started_at=started, ended_at=_now(), cache_key=key)
+            if policy.complete is not None and policy.complete(*args, **kwargs):
+                log.write(f"{label}: complete() says its work is already done; the task was not called\n")
+                ref = results.store(
+                    None, what=label, inline_max=item.result_inline_max, path=Path(item.result_path)
+                )
+                return Finished(
+                    key=item.key, ok=True, started_at=started, ended_at=_now(), result=ref, complete=True
+                )
+            with _time_limit(item.timeout if in_process else None, label):
+                value = task.fn(*args, **kwargs)
+            if policy.branch:
                 value = _branch_targets(value, flow, item.task_id)
             length = None
             if item.report_length:
@@ -107,14 +125,75 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
                 raise
             tb = traceback.format_exc()
             log.write(tb)
-            return _failed(item, started, f"{type(exc).__name__}: {exc}", tb)
+            retryable = _retryable(policy, exc, log)
+            return _failed(item, started, f"{type(exc).__name__}: {exc}", tb, retryable=retryable)
         finally:
             reset_context(token)
     return Finished(key=item.key, ok=True, started_at=started, ended_at=_now(), result=ref, length=length)
 
 
-def _failed(item: WorkItem, started: datetime, error: str, tb: str | None = None) -> Finished:
-    return Finished(key=item.key, ok=False, started_at=started, ended_at=_now(), error=error, traceback=tb)
+def _arguments(node: Node, item: WorkItem, cache: InputCache) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    lookup = _lookup(item, cache)
+    if node.mapped:
+        source = resolve(node.map_over, lookup)
+        element = (source if isinstance(source, list | tuple) else list(source))[item.map_index]
+        plain_lookup = lookup
+
+        def lookup(marker: Any) -> Any:
+            return element if isinstance(marker, MapElement) else plain_lookup(marker)
+
+    return resolve(node.args, lookup), resolve(node.kwargs, lookup)
+
+
+def _retryable(policy: TaskPolicy, exc: BaseException, log: Any) -> bool:
+    """Whether ``retry_on``/``retry_if`` allow a retry after ``exc`` (no rule: yes)."""
+    if policy.retry_on and not isinstance(exc, policy.retry_on):
+        log.write(f"not retried: {type(exc).__name__} is not one of retry_on\n")
+        return False
+    if policy.retry_if is not None:
+        try:
+            allowed = bool(policy.retry_if(exc))
+        except Exception as check_error:
+            log.write(f"not retried: retry_if raised {type(check_error).__name__}: {check_error}\n")
+            return False
+        if not allowed:
+            log.write("not retried: retry_if returned False\n")
+        return allowed
+    return True
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None, label: str) -> Iterator[None]:
+    """Interrupt Python code after ``seconds`` (main thread only; worker processes are killed
+    by the scheduler instead, which also stops code stuck in C)."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        raise TaskTimeoutError(f"task {label} timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _failed(
+    item: WorkItem, started: datetime, error: str, tb: str | None = None, *, retryable: bool = True
+) -> Finished:
+    return Finished(
+        key=item.key,
+        ok=False,
+        started_at=started,
+        ended_at=_now(),
+        error=error,
+        traceback=tb,
+        retryable=retryable,
+    )
 
 
 def _lookup(item: WorkItem, cache: InputCache) -> Any:
@@ -147,3 +226,55 @@ def _branch_targets(value: Any, flow: Flow, task_id: str) -> list[str]:
             f"(those are: {', '.join(children) or 'none'})"
         )
     return list(targets)
+
+
+def _run_callbacks(item: WorkItem, flow: Flow, in_process: bool) -> Finished:
+    """Call the task's or flow's callbacks for one event; an error in one is logged, never raised."""
+    started = _now()
+    call = item.callback
+    assert call is not None
+    if item.task_id:
+        node = flow.graph.nodes.get(item.task_id)
+        callbacks = node.policy.callbacks(call.event) if node else ()
+    else:
+        callbacks = {"success": flow.on_success, "failure": flow.on_failure}.get(call.event, ())
+    context = CallbackContext(
+        event=call.event,
+        flow_name=flow.name,
+        run_id=item.run_id,
+        state=call.state,
+        task_id=item.task_id or None,
+        map_index=item.map_index,
+        try_number=item.try_number,
+        error=call.error,
+        traceback=call.traceback,
+        log_path=call.task_log_path,
+        reason=call.reason,
+        params=item.params,
+        url=_run_url(item.run_id),
+    )
+    errors: list[str] = []
+    with capture(Path(item.log_path), fd_level=not in_process) as log:
+        for callback in callbacks:
+            name = getattr(callback, "__qualname__", None) or repr(callback)
+            try:
+                callback(context)
+                log.write(f"{call.event} callback {name}: done\n")
+            except Exception as exc:
+                log.write(f"{call.event} callback {name} raised {type(exc).__name__}: {exc}\n")
+                log.write(traceback.format_exc())
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    return Finished(
+        key=item.key,
+        ok=not errors,
+        started_at=started,
+        ended_at=_now(),
+        error="; ".join(errors) or None,
+    )
+
+
+def _run_url(run_id: int) -> str:
+    import os
+
+    base = os.environ.get("WEIR_UI_URL", "http://127.0.0.1:8642").rstrip("/")
+    return f"{base}/runs/{run_id}"

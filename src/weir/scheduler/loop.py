@@ -1,0 +1,221 @@
+"""The loop that drives runs: one executor, any number of :class:`RunDriver` s, one store.
+
+Each step hands ready work to the executor, takes the reports that are already there,
+and writes everything the step changed in one transaction before it waits. A finished
+task wakes the loop at once; the loop also wakes for timers (retries, timeouts) and,
+a few times a second while runs are active, to look for cancel requests and to beat its
+owner heartbeat, by which other processes tell a live driver from a dead one.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING
+
+from weir.scheduler.clock import Clock
+from weir.scheduler.driver import RunDriver
+from weir.states import RunState
+from weir.store import queries
+from weir.store.records import Changes, OwnerRecord
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from weir.executors.base import Executor, TryKey
+
+#: Seconds between looks for cancel requests while runs are active.
+CANCEL_CHECK = 0.25
+#: Seconds between owner heartbeats; an owner silent for STALE_AFTER is taken for dead.
+HEARTBEAT = 1.0
+STALE_AFTER = 10.0
+
+
+def new_owner(kind: str, clock: Clock) -> OwnerRecord:
+    now = clock.now()
+    host = socket.gethostname()
+    return OwnerRecord(
+        id=f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+        host=host,
+        pid=os.getpid(),
+        kind=kind,
+        started_at=now,
+        heartbeat_at=now,
+    )
+
+
+def owner_alive(owner: OwnerRecord | None, clock: Clock) -> bool:
+    """Whether the process behind ``owner`` still drives its runs."""
+    if owner is None:
+        return False
+    if owner.host == socket.gethostname():
+        try:
+            os.kill(owner.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+    return (clock.now() - owner.heartbeat_at).total_seconds() < STALE_AFTER
+
+
+class Loop:
+    """Drives the runs added to it until each has ended.
+
+    Args:
+        engine: the store.
+        executor: a started executor.
+        owner: this process's owner record (see :func:`new_owner`), registered by :meth:`run`.
+    """
+
+    def __init__(
+        self, engine: Engine, executor: Executor, owner: OwnerRecord, clock: Clock | None = None
+    ) -> None:
+        self.engine = engine
+        self.executor = executor
+        self.owner = owner
+        self.clock = clock or Clock()
+        self.drivers: dict[int, RunDriver] = {}
+        self._conn = engine.connect().execution_options(weir_write=True)
+        self._registered = False
+        self._next_cancel_check = 0.0
+        self._next_heartbeat = 0.0
+
+    def add(self, driver: RunDriver) -> None:
+        """Take ``driver``'s run into the loop and start it."""
+        self.drivers[driver.run_id] = driver
+        if self._registered:
+            with self._conn.begin():
+                queries.set_run_owner(self._conn, driver.run_id, self.owner.id, None)
+        driver.begin()
+
+    def run(self) -> None:
+        """Drive until every run has ended. On an interrupt, stop the runs first, then re-raise."""
+        try:
+            self._register()
+            while True:
+                self._dispatch()
+                reports = self.executor.poll(0)
+                if not reports:
+                    self._flush()
+                    self._retire()
+                    if not self.drivers:
+                        break
+                    self._housekeeping()
+                    reports = self.executor.poll(self._wait())
+                for report in reports:
+                    driver = self.drivers.get(report.key[0])
+                    if driver is not None:
+                        driver.on_report(report)
+                self._tick()
+        except BaseException:
+            self._abort("interrupted")
+            raise
+        finally:
+            self._conn.close()
+
+    # -- one step -------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        while True:
+            free = self.executor.slots - sum(len(d.inflight) for d in self.drivers.values())
+            for driver in self.drivers.values():
+                if free <= 0:
+                    break
+                for item in driver.take(free):
+                    self.executor.submit(item)
+                    free -= 1
+            if not self._answer_cache_probes():
+                return
+
+    def _answer_cache_probes(self) -> bool:
+        probing = [d for d in self.drivers.values() if d.cache_probes]
+        if not probing:
+            return False
+        keys = [p.key for d in probing for p in d.cache_probes]
+        with self._conn.begin():
+            found = queries.cache_lookup(self._conn, keys, self.clock.now())
+        for driver in probing:
+            probes, driver.cache_probes = driver.cache_probes, []
+            for probe in probes:
+                driver.on_cache(probe, found.get(probe.key))
+        return True
+
+    def _tick(self) -> None:
+        for driver in self.drivers.values():
+            for key in driver.on_tick():
+                self.executor.cancel(key)
+
+    def _wait(self) -> float | None:
+        now = self.clock.monotonic()
+        times = [t for t in (d.wake_at() for d in self.drivers.values()) if t is not None]
+        times.append(min(self._next_cancel_check, self._next_heartbeat))
+        return max(0.0, min(times) - now)
+
+    def _housekeeping(self) -> None:
+        now = self.clock.monotonic()
+        if now >= self._next_cancel_check:
+            self._next_cancel_check = now + CANCEL_CHECK
+            active = [
+                rid for rid, d in self.drivers.items() if d.run_state in (RunState.QUEUED, RunState.RUNNING)
+            ]
+            if active:
+                with self._conn.begin():
+                    requested = queries.cancel_requests(self._conn, active)
+                for run_id in requested:
+                    self._stop(self.drivers[run_id].cancel("cancelled on request"))
+        if now >= self._next_heartbeat:
+            self._next_heartbeat = now + HEARTBEAT
+            with self._conn.begin():
+                queries.heartbeat(self._conn, self.owner.id, self.clock.now())
+
+    def _stop(self, keys: list[TryKey]) -> None:
+        for key in keys:
+            self.executor.cancel(key)
+
+    def _flush(self) -> None:
+        changes = Changes()
+        for driver in self.drivers.values():
+            changes.extend(driver.drain())
+        if changes:
+            with self._conn.begin():
+                queries.apply_changes(self._conn, changes)
+
+    def _retire(self) -> None:
+        done = [rid for rid, d in self.drivers.items() if d.finished]
+        if not done:
+            return
+        with self._conn.begin():
+            for run_id in done:
+                queries.set_run_owner(self._conn, run_id, None, self.owner.id)
+        for run_id in done:
+            del self.drivers[run_id]
+
+    def _register(self) -> None:
+        if self._registered:
+            return
+        with self._conn.begin():
+            queries.register_owner(self._conn, self.owner)
+            for run_id in self.drivers:
+                queries.set_run_owner(self._conn, run_id, self.owner.id, None)
+        self._registered = True
+
+    def _abort(self, reason: str) -> None:
+        """Stop every run after an interruption so the store never shows a run nobody drives."""
+        try:
+            if self._conn.in_transaction():
+                self._conn.rollback()
+            for driver in self.drivers.values():
+                self._stop(driver.cancel(reason))
+            deadline = self.clock.monotonic() + 3.0
+            while any(d.inflight for d in self.drivers.values()) and self.clock.monotonic() < deadline:
+                for report in self.executor.poll(0.1):
+                    driver = self.drivers.get(report.key[0])
+                    if driver is not None:
+                        driver.on_report(report)
+            for driver in self.drivers.values():
+                driver.callbacks.clear()
+            self._flush()
+            self._retire()
+        except Exception:
+            pass
