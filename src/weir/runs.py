@@ -11,6 +11,7 @@ from weir import results
 from weir.errors import WeirError
 from weir.executors import create_executor
 from weir.results import ResultRef
+from weir.scheduler import faults
 from weir.settings import Settings
 from weir.states import RunState
 from weir.store import queries
@@ -185,6 +186,7 @@ def run_flow(
     flow.validate_params(params)  # and invalid params before a worker pool starts
     pool = _executor_for(settings)
     engine, run_id, values = create_run(flow, params, settings=settings)
+    faults.crash_at("run_created")
     if on_created is not None:
         on_created(run_id)
     try:
@@ -237,3 +239,89 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def resume_run(
+    run_id: int,
+    *,
+    executor: str | None = None,
+    settings: Settings | None = None,
+    listener: Listener | None = None,
+) -> Run:
+    """Take up a run whose driving process died, and drive it to the end here.
+
+    Task runs that succeeded are not run again; a try that was running gets a new try
+    (counted against the task's retries) with the reason "worker lost".
+
+    Raises:
+        RunStateError: the run has ended, or a live process still drives it.
+    """
+    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=True)
+
+
+def _drive_existing(
+    run_id: int,
+    *,
+    executor: str | None,
+    settings: Settings | None,
+    listener: Listener | None,
+    claim: bool,
+) -> Run:
+    from weir import control
+
+    settings = settings or Settings.from_env()
+    if executor is not None:
+        settings = _with_executor(settings, executor)
+    if claim:
+        control.claim_for_resume(run_id, settings)
+    flow, values = control.load_run_flow(run_id, settings)
+    pool = _executor_for(settings)
+    try:
+        control.drive(flow, run_id, values, settings=settings, executor=pool, listener=listener, restore=True)
+    finally:
+        if settings.executor != "local":
+            pool.shutdown()
+    return get_run(run_id, settings)
+
+
+def retry_run(
+    run_id: int,
+    *,
+    executor: str | None = None,
+    settings: Settings | None = None,
+    listener: Listener | None = None,
+) -> Run:
+    """Run again the failed, cancelled and upstream-failed task runs of an ended run, in this process.
+
+    Succeeded task runs keep their results and are not run again; the run keeps its id.
+    """
+    from weir import control
+
+    settings = settings or Settings.from_env()
+    control.retry_run(run_id, settings)
+    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=False)
+
+
+def clear_run(
+    run_id: int,
+    task_ids: list[str],
+    *,
+    downstream: bool = False,
+    upstream: bool = False,
+    executor: str | None = None,
+    settings: Settings | None = None,
+    listener: Listener | None = None,
+) -> Run:
+    """Run again the chosen task runs of an ended run (and those downstream/upstream, if asked)."""
+    from weir import control
+
+    settings = settings or Settings.from_env()
+    control.clear_run(run_id, task_ids, settings, downstream=downstream, upstream=upstream)
+    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=False)
+
+
+def cancel_run(run_id: int, *, settings: Settings | None = None) -> Any:
+    """Cancel a queued or running run; see :func:`weir.control.cancel_run`."""
+    from weir import control
+
+    return control.cancel_run(run_id, settings or Settings.from_env())

@@ -607,7 +607,9 @@ class RunDriver:
         if any(r.state not in TASK_TERMINAL for r in parents):
             return
         now = self.clock.now()
-        failed = [r.task_id for r in parents if r.state in TASK_FAILURES]
+        failed = [r.task_id for r in parents if r.state == TaskState.FAILED] or [
+            r.task_id for r in parents if r.state in TASK_FAILURES
+        ]
         cancelled = [r.task_id for r in parents if r.state == TaskState.CANCELLED]
         if self._final is not None:
             self._set_run(self._final, ended_at=now, reason=self.reason)

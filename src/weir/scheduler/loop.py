@@ -14,6 +14,7 @@ import socket
 import uuid
 from typing import TYPE_CHECKING
 
+from weir.scheduler import faults
 from weir.scheduler.clock import Clock
 from weir.scheduler.driver import RunDriver
 from weir.states import RunState
@@ -180,6 +181,8 @@ class Loop:
         if changes:
             with self._conn.begin():
                 queries.apply_changes(self._conn, changes)
+            if faults.armed():
+                _crash_points(changes)
 
     def _retire(self) -> None:
         done = [rid for rid, d in self.drivers.items() if d.finished]
@@ -219,3 +222,13 @@ class Loop:
             self._retire()
         except Exception:
             pass
+
+
+def _crash_points(changes: Changes) -> None:
+    states = {e.to_state for e in changes.events if e.task_id}
+    if "queued" in states:
+        faults.crash_at("task_queued")
+    if "running" in states:
+        faults.crash_at("task_running")
+    if "success" in states:
+        faults.crash_at("success_written")
