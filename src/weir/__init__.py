@@ -21,7 +21,8 @@ from weir.sdk.task import Task, task
 from weir.states import RunState, TaskState
 
 if TYPE_CHECKING:
-    from weir.runs import Run
+    from weir.runs import Run, get_run
+    from weir.schedules import cron, every, on_event, on_file
 
 __all__ = [
     "Flow",
@@ -37,18 +38,36 @@ __all__ = [
     "WeirError",
     "__version__",
     "context",
+    "cron",
+    "every",
     "flow",
     "get_run",
+    "on_event",
+    "on_file",
     "task",
 ]
 
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    # The store-backed names import SQLAlchemy; load them on first use to keep `import weir` fast.
-    if name in ("Run", "get_run"):
-        from weir import runs
+_LAZY = {
+    "Run": "weir.runs",
+    "get_run": "weir.runs",
+    "cron": "weir.schedules",
+    "every": "weir.schedules",
+    "on_event": "weir.schedules",
+    "on_file": "weir.schedules",
+}
 
-        return getattr(runs, name)
-    raise AttributeError(f"module 'weir' has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    # The store-backed and schedule names import SQLAlchemy or croniter: load them on first use,
+    # so `import weir` stays fast. Subpackages (weir.notify, weir.testing) import as usual.
+    import importlib
+
+    if name in ("notify", "testing"):
+        return importlib.import_module(f"weir.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weir' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -23,13 +23,13 @@ from weir.states import (
 )
 from weir.store import queries
 from weir.store.db import get_engine, write
-from weir.store.records import Changes, EventRecord, RunChange, TaskRunChange, TaskRunRecord
+from weir.store.records import Changes, EventRecord, RunChange, RunRecord, TaskRunChange, TaskRunRecord
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
     from weir.executors.base import Executor
-    from weir.scheduler.driver import Listener
+    from weir.scheduler.driver import Listener, RunDriver
     from weir.sdk.flow import Flow
 
 
@@ -45,29 +45,29 @@ class CancelOutcome:
     requested: bool
 
 
-def drive(
+def drive_in(
     flow: Flow,
-    run_id: int,
+    run: RunRecord,
     params: dict[str, Any],
     *,
     settings: Settings,
-    executor: Executor,
+    clock: Clock,
     listener: Listener | None = None,
     restore: bool = False,
-    clock: Clock | None = None,
-) -> None:
-    """Drive one run in this process until it ends (the foreground path of ``weir run``)."""
+) -> RunDriver:
+    """A driver for ``run``, set up from what the store holds (ready for a loop to add)."""
     from weir.scheduler.driver import RunDriver
-    from weir.scheduler.loop import Loop, new_owner
     from weir.worker.flows import flow_ref_for, register
 
-    clock = clock or Clock()
     engine = get_engine(settings.database_url)
     ref = flow_ref_for(flow)
     register(ref.key, flow)
+    interval = (run.interval_start, run.interval_end) if run.interval_start and run.interval_end else None
     driver = RunDriver(
+        logical_date=run.logical_date,
+        data_interval=interval,
         graph=flow.graph,
-        run_id=run_id,
+        run_id=run.id,
         flow_ref=ref,
         params=params,
         settings=settings,
@@ -80,9 +80,30 @@ def drive(
     )
     # A new run and one taken up again start the same way: from what the store holds.
     with engine.connect() as conn:
+        tries = queries.get_tries(conn, run.id) if restore else []
+        driver.restore(run.state, queries.get_task_runs(conn, run.id), tries)
+    return driver
+
+
+def drive(
+    flow: Flow,
+    run_id: int,
+    params: dict[str, Any],
+    *,
+    settings: Settings,
+    executor: Executor,
+    listener: Listener | None = None,
+    restore: bool = False,
+    clock: Clock | None = None,
+) -> None:
+    """Drive one run in this process until it ends (the foreground path of ``weir run``)."""
+    from weir.scheduler.loop import Loop, new_owner
+
+    clock = clock or Clock()
+    engine = get_engine(settings.database_url)
+    with engine.connect() as conn:
         run = queries.get_run(conn, run_id)
-        tries = queries.get_tries(conn, run_id) if restore else []
-        driver.restore(run.state, queries.get_task_runs(conn, run_id), tries)
+    driver = drive_in(flow, run, params, settings=settings, clock=clock, listener=listener, restore=restore)
     loop = Loop(engine, executor, new_owner("run", clock), clock)
     loop.add(driver)
     loop.run()

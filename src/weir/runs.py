@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from weir import results
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from weir.executors.base import Executor
     from weir.scheduler.driver import Listener
     from weir.sdk.flow import Flow
+
+
+class DuplicateRunError(WeirError):
+    """A run with the same key (flow and logical date, or event id) exists already."""
 
 
 class RunFailedError(WeirError):
@@ -123,11 +128,16 @@ def create_run(
     *,
     settings: Settings,
     trigger: str = "manual",
+    run_key: str | None = None,
+    logical_date: datetime | None = None,
+    interval: tuple[datetime, datetime] | None = None,
 ) -> tuple[Engine, int, dict[str, Any]]:
     """Validate, then record a queued run of ``flow``; returns (engine, run id, param values).
 
     Everything that can be refused (the graph, the params) is checked before anything is
-    written, so bad input leaves no half-made run.
+    written, so bad input leaves no half-made run. With a ``run_key`` that exists already
+    (a scheduled interval or an event made twice) nothing is written and
+    :class:`DuplicateRunError` is raised.
     """
     from weir.worker.flows import flow_ref_for
 
@@ -141,28 +151,68 @@ def create_run(
         TaskRunRecord(run_id=0, task_id=node.task_id, max_tries=node.policy.retries + 1)
         for node in graph.nodes.values()
     ]
-    with write(engine) as conn:
-        queries.register_flow(
-            conn,
-            name=flow.name,
-            version=flow.version,
-            path=ref.target if ref.kind == "path" else None,
-            module=ref.target if ref.kind == "module" else None,
-            description=flow.description,
-            graph=graph.to_dict(),
-            now=now,
-        )
-        run_id = queries.create_run(
-            conn,
-            flow_name=flow.name,
-            flow_version=flow.version,
-            params=params_json,
-            trigger=trigger,
-            executor=settings.executor,
-            now=now,
-            task_runs=task_runs,
-        )
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with write(engine) as conn:
+            run_id = _record(
+                conn,
+                flow,
+                ref,
+                graph,
+                params_json,
+                settings,
+                now,
+                task_runs,
+                trigger,
+                run_key,
+                logical_date,
+                interval,
+            )
+    except IntegrityError:
+        if run_key is None:
+            raise
+        raise DuplicateRunError(f"a run with key {run_key!r} exists already") from None
     return engine, run_id, values
+
+
+def _record(
+    conn: Any,
+    flow: Flow,
+    ref: Any,
+    graph: Any,
+    params_json: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    task_runs: list[TaskRunRecord],
+    trigger: str,
+    run_key: str | None,
+    logical_date: datetime | None,
+    interval: tuple[datetime, datetime] | None,
+) -> int:
+    queries.register_flow(
+        conn,
+        name=flow.name,
+        version=flow.version,
+        path=ref.target if ref.kind == "path" else None,
+        module=ref.target if ref.kind == "module" else None,
+        description=flow.description,
+        graph=graph.to_dict(),
+        now=now,
+    )
+    return queries.create_run(
+        conn,
+        flow_name=flow.name,
+        flow_version=flow.version,
+        params=params_json,
+        trigger=trigger,
+        executor=settings.executor,
+        now=now,
+        task_runs=task_runs,
+        run_key=run_key,
+        logical_date=logical_date,
+        interval=interval,
+    )
 
 
 def run_flow(

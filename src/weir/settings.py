@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from weir.errors import SettingsError
 
@@ -33,19 +34,42 @@ class Settings:
     executor: str = "local"
     workers: int = 0
     result_inline_max: int = 64 * 1024
+    flows_dirs: tuple[Path, ...] = ()
+    project_file: Path | None = None
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        """Build settings from ``environ`` (default ``os.environ``), then apply ``overrides``."""
+    def from_env(
+        cls, environ: dict[str, str] | None = None, *, cwd: Path | None = None, **overrides: object
+    ) -> Settings:
+        """Build settings: ``overrides`` beat the environment (``environ``, default ``os.environ``),
+        which beats the project file ``weir.toml`` (found from ``cwd`` upward), which beats the
+        defaults.
+
+        Raises:
+            SettingsError: a bad value, or a ``weir.toml`` that does not parse (naming the file).
+        """
         env = os.environ if environ is None else environ
-        home = Path(env.get("WEIR_HOME") or ".weir").resolve()
-        url = env.get("WEIR_DATABASE_URL") or f"sqlite:///{home / 'weir.db'}"
+        project_file = find_project_file(cwd or Path.cwd())
+        project = read_project_file(project_file) if project_file else {}
+        base = project_file.parent if project_file else Path.cwd()
+
+        def pick(env_name: str, key: str) -> Any:
+            return env.get(env_name) or project.get(key)
+
+        home = Path(pick("WEIR_HOME", "home") or ".weir")
+        home = (base / home if project_file and not env.get("WEIR_HOME") else home).resolve()
+        url = pick("WEIR_DATABASE_URL", "database_url") or f"sqlite:///{home / 'weir.db'}"
+        flows = project.get("flows", [])
+        if isinstance(flows, str):
+            flows = [flows]
         settings = cls(
             home=home,
             database_url=url,
-            executor=env.get("WEIR_EXECUTOR") or "local",
-            workers=_int(env, "WEIR_WORKERS", 0),
+            executor=pick("WEIR_EXECUTOR", "executor") or "local",
+            workers=_int({"WEIR_WORKERS": str(pick("WEIR_WORKERS", "workers") or "")}, "WEIR_WORKERS", 0),
             result_inline_max=_int(env, "WEIR_RESULT_INLINE_MAX", 64 * 1024),
+            flows_dirs=tuple((base / f).resolve() for f in flows),
+            project_file=project_file,
         )
         if overrides:
             settings = replace(settings, **overrides)  # type: ignore[arg-type]
@@ -73,6 +97,39 @@ class Settings:
     @property
     def results_dir(self) -> Path:
         return self.home / "results"
+
+
+def find_project_file(start: Path) -> Path | None:
+    """The nearest ``weir.toml`` in ``start`` or a folder above it."""
+    for folder in (start, *start.parents):
+        candidate = folder / "weir.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_project_file(path: Path) -> dict[str, Any]:
+    """The ``[weir]`` table of a project file.
+
+    Raises:
+        SettingsError: the file is not valid TOML, or a key is unknown (naming the file).
+    """
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the project file: {exc}") from None
+    table = data.get("weir", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [weir] must be a table")
+    known = {"flows", "database_url", "executor", "home", "workers"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown key(s) in [weir]: {', '.join(unknown)} (known: {', '.join(sorted(known))})"
+        )
+    return table
 
 
 def _int(env: object, name: str, default: int) -> int:

@@ -75,6 +75,8 @@ class WorkItem:
     kind: str = "task"
     timeout: float | None = None
     callback: CallbackCall | None = None
+    logical_date: datetime | None = None
+    data_interval: tuple[datetime, datetime] | None = None
 
     @property
     def key(self) -> TryKey:

@@ -18,6 +18,7 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from weir import results
@@ -88,7 +89,11 @@ class RunDriver:
         flow_events: frozenset[str] = frozenset(),
         flow_timeout: float | None = None,
         rand: Callable[[], float] = random.random,
+        logical_date: datetime | None = None,
+        data_interval: tuple[datetime, datetime] | None = None,
     ) -> None:
+        self.logical_date = logical_date
+        self.data_interval = data_interval
         self.graph = graph
         self.run_id = run_id
         self.flow_ref = flow_ref
@@ -778,6 +783,8 @@ class RunDriver:
             report_length=record.map_index < 0 and record.task_id in self._mapped_over,
             kind=kind,
             timeout=node.policy.timeout,
+            logical_date=self.logical_date,
+            data_interval=self.data_interval,
         )
 
     def _output(self) -> tuple[bytes | None, str | None]:

@@ -93,25 +93,46 @@ class Loop:
     def run(self) -> None:
         """Drive until every run has ended. On an interrupt, stop the runs first, then re-raise."""
         try:
-            self._register()
-            while True:
-                self._dispatch()
-                reports = self.executor.poll(0)
-                if not reports:
-                    self._flush()
-                    self._retire()
-                    if not self.drivers:
-                        break
-                    self._housekeeping()
-                    reports = self.executor.poll(self._wait())
-                for report in reports:
-                    driver = self.drivers.get(report.key[0])
-                    if driver is not None:
-                        driver.on_report(report)
-                self._tick()
+            while self.drivers:
+                self.step(None)
         except BaseException:
             self._abort("interrupted")
             raise
+        finally:
+            self.close()
+
+    def step(self, max_wait: float | None) -> None:
+        """One step: hand out work, take reports (waiting up to ``max_wait`` s when there are
+        none yet; None: until a report or a timer), write the step, retire ended runs."""
+        self._register()
+        self._dispatch()
+        reports = self.executor.poll(0)
+        if not reports:
+            self._flush()
+            self._retire()
+            self._housekeeping()
+            if not self.drivers and max_wait is None:
+                return
+            wait = self._wait()
+            if max_wait is not None:
+                wait = max_wait if wait is None else min(wait, max_wait)
+            reports = self.executor.poll(wait) if self.drivers else self._sleep(wait)
+        for report in reports:
+            driver = self.drivers.get(report.key[0])
+            if driver is not None:
+                driver.on_report(report)
+        self._tick()
+
+    def _sleep(self, seconds: float | None) -> list:  # type: ignore[type-arg]
+        if seconds:
+            self.clock.sleep(seconds)
+        return []
+
+    def close(self) -> None:
+        """Write what is left and release the store connection."""
+        try:
+            self._flush()
+            self._retire()
         finally:
             self._conn.close()
 
@@ -150,8 +171,9 @@ class Loop:
     def _wait(self) -> float | None:
         now = self.clock.monotonic()
         times = [t for t in (d.wake_at() for d in self.drivers.values()) if t is not None]
-        times.append(min(self._next_cancel_check, self._next_heartbeat))
-        return max(0.0, min(times) - now)
+        if self.drivers:
+            times.append(min(self._next_cancel_check, self._next_heartbeat))
+        return max(0.0, min(times) - now) if times else None
 
     def _housekeeping(self) -> None:
         now = self.clock.monotonic()

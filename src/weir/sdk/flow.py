@@ -35,7 +35,9 @@ class Flow:
         timeout: float | None = None,
         on_success: tuple[Callable[..., Any], ...] = (),
         on_failure: tuple[Callable[..., Any], ...] = (),
+        schedule_spec: Any = None,
     ) -> None:
+        self.schedule_spec = schedule_spec
         self.fn = fn
         self.name = name
         self.schedule = schedule
@@ -125,11 +127,18 @@ class Flow:
     @cached_property
     def params_model(self) -> Any:
         """A pydantic model of the params, built from the signature's annotations and defaults."""
+        import typing
+
         import pydantic
 
+        try:  # string annotations (from __future__ import annotations) become real types
+            hints = typing.get_type_hints(self.fn, include_extras=True)
+        except Exception:
+            hints = {}
         fields: dict[str, Any] = {}
         for param in self.signature.parameters.values():
-            annotation = Any if param.annotation is inspect.Parameter.empty else param.annotation
+            annotation = hints.get(param.name, param.annotation)
+            annotation = Any if annotation is inspect.Parameter.empty else annotation
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[param.name] = (annotation, default)
         return pydantic.create_model(
@@ -199,6 +208,12 @@ def flow(
     timeout: Any = None,
     on_success: Any = None,
     on_failure: Any = None,
+    tz: str | None = None,
+    start: Any = None,
+    end: Any = None,
+    catchup: bool = False,
+    max_active_runs: int = 1,
+    paused: bool = False,
 ) -> Any:
     """Make a function a weir flow, with or without arguments.
 
@@ -212,6 +227,15 @@ def flow(
         on_success, on_failure: a callable (or a list) called with a
             :class:`~weir.sdk.context.CallbackContext` when a run ends so; for example a
             notifier from :mod:`weir.notify`.
+        tz: the IANA time zone of cron strings (default UTC).
+        start, end: the first and last logical dates scheduled (a date, a datetime or an ISO string).
+        catchup: create the runs of intervals missed while no scheduler ran (default False).
+        max_active_runs: scheduled runs of this flow queued or running at once (default 1).
+        paused: the schedule's state when the flow is first registered.
+
+    Raises:
+        FlowDefinitionError: a bad option (an invalid cron string, an unknown time zone, ``start``
+            after ``end``, ...), naming the flow, the field and the line.
 
     The body is traced once, on first use, into a static graph: task calls return
     references, and references passed as arguments become edges.
@@ -231,9 +255,26 @@ def flow(
             policy = make_policy(None, timeout=timeout, on_success=on_success, on_failure=on_failure)
         except ValueError as exc:
             raise FlowDefinitionError(f"{_location_of(func)}: flow {flow_name!r}: {exc}") from None
+        spec = None
+        if schedule is not None or start is not None or end is not None or paused or catchup:
+            from weir.schedules import parse_spec
+
+            try:
+                spec = parse_spec(
+                    schedule,
+                    tz=tz,
+                    start=start,
+                    end=end,
+                    catchup=catchup,
+                    max_active_runs=max_active_runs,
+                    paused=paused,
+                )
+            except FlowDefinitionError as exc:
+                raise FlowDefinitionError(f"{_location_of(func)}: flow {flow_name!r}: {exc}") from None
         return Flow(
             func,
             name=flow_name,
+            schedule_spec=spec,
             schedule=schedule,
             tags=tuple(tags),
             description=description,

@@ -68,6 +68,10 @@ class _Reference:
     __truediv__ = __rtruediv__ = __floordiv__ = __mod__ = __pow__ = _binary
     __lt__ = __le__ = __gt__ = __ge__ = __contains__ = _binary
     __and__ = __or__ = __xor__ = __neg__ = _binary
+    # ``if ref == "x":`` would otherwise be silently False and drop a branch of the flow body.
+    # Identity still works (``ref is other``, ``ref in [ref]``), and so does hashing.
+    __eq__ = __ne__ = _binary
+    __hash__ = object.__hash__
 
 
 class ParamRef(_Reference):

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from weir.errors import SettingsError
 
 #: The newest Alembic revision; a store at another revision is upgraded on open.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 _engines: dict[str, Engine] = {}
 _lock = threading.Lock()

@@ -14,12 +14,24 @@ from weir.store.records import (
     Changes,
     EventRecord,
     FlowRecord,
+    FlowStateRecord,
     OwnerRecord,
     RunRecord,
     TaskRunRecord,
     TryRecord,
 )
-from weir.store.tables import CacheRow, EventRow, FlowRow, OwnerRow, RunRow, TaskRunRow, TryRow
+from weir.store.tables import (
+    CacheRow,
+    EventInRow,
+    EventRow,
+    FlowFileRow,
+    FlowRow,
+    FlowStateRow,
+    OwnerRow,
+    RunRow,
+    TaskRunRow,
+    TryRow,
+)
 
 flows_t = FlowRow.__table__
 runs_t = RunRow.__table__
@@ -114,8 +126,13 @@ def create_run(
     task_runs: list[TaskRunRecord],
     run_key: str | None = None,
     logical_date: datetime | None = None,
+    interval: tuple[datetime, datetime] | None = None,
 ) -> int:
-    """Insert a queued run and its pending task runs; returns the run id."""
+    """Insert a queued run and its pending task runs; returns the run id.
+
+    A ``run_key`` that exists already raises the driver's IntegrityError: run creation for a
+    (flow, logical date) or an event id is idempotent.
+    """
     run_id = conn.execute(
         insert(runs_t)
         .values(
@@ -127,6 +144,8 @@ def create_run(
             executor=executor,
             run_key=run_key,
             logical_date=logical_date,
+            interval_start=interval[0] if interval else None,
+            interval_end=interval[1] if interval else None,
             created_at=now,
         )
         .returning(runs_t.c.id)
@@ -207,6 +226,8 @@ def _run(row: Any) -> RunRecord:
         ended_at=row.ended_at,
         reason=row.reason,
         logical_date=row.logical_date,
+        interval_start=row.interval_start,
+        interval_end=row.interval_end,
         result_data=row.result_data,
         result_path=row.result_path,
         cancel_requested=bool(row.cancel_requested),
@@ -367,3 +388,121 @@ def delete_task_runs(conn: Connection, run_id: int, task_id: str, *, elements_on
         try_conditions.append(tries_t.c.map_index >= 0)
     conn.execute(delete(task_runs_t).where(*conditions))
     conn.execute(delete(tries_t).where(*try_conditions))
+
+
+# -- scheduling ---------------------------------------------------------------------------------
+
+flow_state_t = FlowStateRow.__table__
+flow_files_t = FlowFileRow.__table__
+events_in_t = EventInRow.__table__
+
+
+def upsert_flow_state(
+    conn: Connection,
+    *,
+    name: str,
+    path: str | None,
+    schedule: dict[str, Any] | None,
+    paused: bool,
+    now: datetime,
+) -> FlowStateRecord:
+    """Record where a flow lives and its schedule; ``paused`` applies only when it is new."""
+    row = conn.execute(select(flow_state_t).where(flow_state_t.c.name == name)).mappings().first()
+    if row is None:
+        values = {
+            "name": name,
+            "path": path,
+            "schedule": schedule,
+            "paused": paused,
+            "last_fire": None,
+            "next_fire": None,
+            "updated_at": now,
+        }
+        conn.execute(insert(flow_state_t).values(**values))
+        return FlowStateRecord(**values)
+    if row["path"] != path or row["schedule"] != schedule:
+        conn.execute(
+            update(flow_state_t)
+            .where(flow_state_t.c.name == name)
+            .values(path=path, schedule=schedule, updated_at=now)
+        )
+    return FlowStateRecord(**{**row, "path": path, "schedule": schedule})
+
+
+def get_flow_states(conn: Connection) -> dict[str, FlowStateRecord]:
+    return {row["name"]: FlowStateRecord(**row) for row in conn.execute(select(flow_state_t)).mappings()}
+
+
+def get_flow_state(conn: Connection, name: str) -> FlowStateRecord | None:
+    row = conn.execute(select(flow_state_t).where(flow_state_t.c.name == name)).mappings().first()
+    return None if row is None else FlowStateRecord(**row)
+
+
+def set_fire(conn: Connection, name: str, *, last_fire: datetime | None, next_fire: datetime | None) -> None:
+    values: dict[str, Any] = {"next_fire": next_fire}
+    if last_fire is not None:
+        values["last_fire"] = last_fire
+    conn.execute(update(flow_state_t).where(flow_state_t.c.name == name).values(**values))
+
+
+def set_paused(conn: Connection, name: str, paused: bool, now: datetime, *, reset_fire: bool = False) -> bool:
+    """Pause or unpause; True when the flow is known. ``reset_fire`` forgets the last fire
+    (an unpaused flow without catchup starts from now, with no flood of missed runs)."""
+    values: dict[str, Any] = {"paused": paused, "updated_at": now}
+    if reset_fire:
+        values["last_fire"] = now
+    result = conn.execute(update(flow_state_t).where(flow_state_t.c.name == name).values(**values))
+    return result.rowcount == 1
+
+
+def record_flow_file(
+    conn: Connection, *, path: str, digest: str, flows: list[str], error: str | None, now: datetime
+) -> None:
+    conn.execute(delete(flow_files_t).where(flow_files_t.c.path == path))
+    conn.execute(
+        insert(flow_files_t).values(path=path, digest=digest, flows=flows, error=error, loaded_at=now)
+    )
+
+
+def forget_flow_files(conn: Connection, keep: list[str]) -> None:
+    conn.execute(delete(flow_files_t).where(flow_files_t.c.path.not_in(keep)))
+
+
+def flow_file_errors(conn: Connection) -> list[tuple[str, str, datetime]]:
+    rows = conn.execute(
+        select(flow_files_t.c.path, flow_files_t.c.error, flow_files_t.c.loaded_at)
+        .where(flow_files_t.c.error.is_not(None))
+        .order_by(flow_files_t.c.path)
+    )
+    return [(r.path, r.error, r.loaded_at) for r in rows]
+
+
+def runs_to_start(conn: Connection, limit: int = 100) -> list[RunRecord]:
+    """Runs nobody drives that should be driven: queued, or running with their owner gone (the
+    caller checks owners), oldest first."""
+    query = select(runs_t).where(runs_t.c.state.in_(["queued", "running"])).order_by(runs_t.c.id).limit(limit)
+    return [_run(row) for row in conn.execute(query)]
+
+
+def active_runs_by_flow(conn: Connection) -> dict[str, int]:
+    """Runs being driven (owned, queued or running), per flow."""
+    rows = conn.execute(
+        select(runs_t.c.flow_name, func.count())
+        .where(runs_t.c.state.in_(["queued", "running"]), runs_t.c.owner.is_not(None))
+        .group_by(runs_t.c.flow_name)
+    )
+    return dict(rows.all())
+
+
+def find_run_by_key(conn: Connection, run_key: str) -> RunRecord | None:
+    row = conn.execute(select(runs_t).where(runs_t.c.run_key == run_key)).first()
+    return None if row is None else _run(row)
+
+
+def insert_event(conn: Connection, *, event_id: str, name: str, payload: Any, now: datetime) -> bool:
+    """Record an event; False when one with this id was already received."""
+    exists = conn.execute(select(events_in_t.c.id).where(events_in_t.c.id == event_id)).first()
+    if exists:
+        return False
+    conn.execute(insert(events_in_t).values(id=event_id, name=name, payload=payload, received_at=now))
+    return True

@@ -32,6 +32,8 @@ class RunRecord:
     ended_at: datetime | None = None
     reason: str | None = None
     logical_date: datetime | None = None
+    interval_start: datetime | None = None
+    interval_end: datetime | None = None
     result_data: bytes | None = None
     result_path: str | None = None
     cancel_requested: bool = False
@@ -153,6 +155,19 @@ class OwnerRecord:
     kind: str
     started_at: datetime
     heartbeat_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowStateRecord:
+    """The scheduler's view of a flow: its file, schedule (as JSON), paused, fire times."""
+
+    name: str
+    path: str | None
+    schedule: dict[str, Any] | None
+    paused: bool
+    last_fire: datetime | None
+    next_fire: datetime | None
+    updated_at: datetime
 
 
 @dataclass(slots=True, kw_only=True)

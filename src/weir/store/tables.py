@@ -91,6 +91,7 @@ class RunRow(Base):
     __table_args__ = (
         Index("ix_runs_flow_created", "flow_name", "created_at"),
         Index("ix_runs_state", "state"),
+        Index("ix_runs_queued_owner", "state", "owner"),
     )
 
 
@@ -180,3 +181,40 @@ class CacheRow(Base):
     result_length: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FlowStateRow(Base):
+    """What the scheduler keeps per flow: where it lives, its schedule, paused, the last fire."""
+
+    __tablename__ = "flow_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    schedule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_fire: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_fire: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowFileRow(Base):
+    """A flow file the scheduler loaded: its hash, and the error when it did not load."""
+
+    __tablename__ = "flow_files"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    flows: Mapped[list[str]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventInRow(Base):
+    """An event received (``weir events send``); its id makes sending it twice harmless."""
+
+    __tablename__ = "events_in"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)

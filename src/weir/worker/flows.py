@@ -61,21 +61,31 @@ def flow_in(namespace: dict[str, Any], name: str, where: str) -> Flow:
 
 
 def flow_ref_for(flow: Flow) -> FlowRef:
-    """How a worker process can find ``flow``: by module, by file, or by value."""
+    """How a worker process can find ``flow``: by module, by file, or by value.
+
+    The key names the code's place as well as its version: two files with the same text
+    are two flows, and so are two flows made by one function (each pickled flow is its own).
+    """
     from weir.executors.base import FlowRef
 
-    key = f"{flow.name}@{flow.version}"
+    version = f"{flow.name}@{flow.version}"
     module_name = flow.fn.__module__
     module = sys.modules.get(module_name)
     loaded_from = getattr(module, "__weir_flow_file__", None)
     if loaded_from:
-        return FlowRef(kind="path", target=loaded_from, flow_name=flow.name, key=key)
+        return FlowRef(kind="path", target=loaded_from, flow_name=flow.name, key=f"{version}:{loaded_from}")
     if module_name != "__main__" and module is not None:
         namespace = vars(module)
         if any(value is flow for value in namespace.values()):
-            return FlowRef(kind="module", target=module_name, flow_name=flow.name, key=key)
+            return FlowRef(
+                kind="module", target=module_name, flow_name=flow.name, key=f"{version}:{module_name}"
+            )
     import cloudpickle
 
     return FlowRef(
-        kind="pickle", target=module_name, flow_name=flow.name, key=key, payload=cloudpickle.dumps(flow)
+        kind="pickle",
+        target=module_name,
+        flow_name=flow.name,
+        key=f"{version}:pickle:{id(flow)}",
+        payload=cloudpickle.dumps(flow),
     )

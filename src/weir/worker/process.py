@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import pickle
 import signal
@@ -52,6 +53,8 @@ def main(argv: list[str]) -> int:
         init = conn.recv()
     except (EOFError, OSError):
         return 0
+    # Task logs capture INFO records (capture() leaves the root level to the executor).
+    logging.getLogger().setLevel(logging.INFO)
     sys.path[:] = init["sys_path"]
     os.chdir(init["cwd"])
     _watch_parent(os.getppid())

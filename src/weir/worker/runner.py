@@ -84,6 +84,8 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
             map_index=item.map_index,
             try_number=item.try_number,
             params=item.params,
+            logical_date=item.logical_date,
+            data_interval=item.data_interval,
         )
         token = set_context(ctx)
         try:

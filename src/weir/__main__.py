@@ -1,0 +1,5 @@
+"""``python -m weir``: the ``weir`` command line."""
+
+from weir.cli.app import main
+
+main()

@@ -1,0 +1,274 @@
+"""``weir runs list``, ``weir runs show`` and ``weir logs``: recorded runs, read from the store."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from weir.cli.output import (
+    fail,
+    first_line,
+    handles_errors,
+    print_json,
+    seconds,
+    shorten,
+    stdout_console,
+    styled,
+    when,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from weir.settings import Settings
+
+app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
+
+
+def open_store(settings: Settings | None = None) -> Engine:
+    """The store engine for ``settings`` (default: from the environment)."""
+    from weir.settings import Settings
+    from weir.store.db import get_engine
+
+    settings = settings or Settings.from_env()
+    return get_engine(settings.database_url)
+
+
+def run_details(engine: Engine, run_id: int) -> dict[str, Any]:
+    """Everything recorded about a run, as JSON-able data: the run, its task runs and their tries.
+
+    Task runs come in the flow's topological order, each mapped node's elements after it.
+
+    Raises:
+        NotFoundError: there is no run ``run_id``.
+    """
+    from weir.errors import NotFoundError
+    from weir.store import queries
+
+    with engine.connect() as conn:
+        run = queries.get_run(conn, run_id)
+        task_runs = queries.get_task_runs(conn, run_id)
+        tries = queries.get_tries(conn, run_id)
+        try:
+            graph = queries.get_flow(conn, run.flow_name, run.flow_version).graph
+            order = {node["task_id"]: i for i, node in enumerate(graph.get("nodes", []))}
+        except NotFoundError:
+            order = {}
+    by_task: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for t in tries:
+        by_task.setdefault((t.task_id, t.map_index), []).append(
+            {
+                "number": t.number,
+                "state": t.state,
+                "started_at": t.started_at,
+                "ended_at": t.ended_at,
+                "duration": _duration(t.started_at, t.ended_at),
+                "error": t.error,
+                "log_path": t.log_path,
+                "worker": t.worker,
+            }
+        )
+    task_runs.sort(key=lambda r: (order.get(r.task_id, len(order)), r.task_id, r.map_index))
+    rows = []
+    for r in task_runs:
+        its_tries = by_task.get((r.task_id, r.map_index), [])
+        errors = [t["error"] for t in its_tries if t["error"]]
+        rows.append(
+            {
+                "task_id": r.task_id,
+                "map_index": r.map_index,
+                "label": r.label,
+                "state": r.state,
+                "tries": its_tries,
+                "max_tries": r.max_tries,
+                "map_count": r.map_count,
+                "started_at": r.started_at,
+                "ended_at": r.ended_at,
+                "duration": r.duration,
+                "error": errors[-1] if errors else None,
+            }
+        )
+    return {
+        "id": run.id,
+        "flow": run.flow_name,
+        "flow_version": run.flow_version,
+        "state": run.state,
+        "reason": run.reason,
+        "params": run.params,
+        "trigger": run.trigger,
+        "executor": run.executor,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "duration": run.duration,
+        "task_runs": rows,
+    }
+
+
+def _duration(start: Any, end: Any) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()
+
+
+def print_task_runs(details: dict[str, Any]) -> None:
+    """A table of the task runs of ``details`` (see :func:`run_details`)."""
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("task", "state", "tries", "duration", "error"):
+        table.add_column(column, overflow="fold" if column == "error" else "ellipsis")
+    for row in details["task_runs"]:
+        label = row["label"] + (f" (mapped x{row['map_count']})" if row["map_count"] is not None else "")
+        table.add_row(
+            label,
+            styled(row["state"]),
+            f"{len(row['tries'])}/{row['max_tries']}" if row["map_index"] >= 0 or row["tries"] else "",
+            seconds(row["duration"]),
+            shorten(first_line(row["error"]), 120),
+        )
+    stdout_console().print(table)
+
+
+@app.command("list")
+@handles_errors
+def list_runs(
+    flow: Annotated[str | None, typer.Option("--flow", "-f", help="Only runs of this flow.")] = None,
+    state: Annotated[str | None, typer.Option("--state", "-s", help="Only runs in this state.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many runs.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recorded runs, newest first."""
+    from weir.states import RunState
+    from weir.store import queries
+
+    if state is not None and state not in {s.value for s in RunState}:
+        fail(f"unknown run state {state!r}: choose one of {', '.join(s.value for s in RunState)}")
+    with open_store().connect() as conn:
+        runs = queries.list_runs(conn, flow=flow, state=state, limit=limit)
+    rows = [
+        {
+            "id": r.id,
+            "flow": r.flow_name,
+            "state": r.state,
+            "trigger": r.trigger,
+            "created_at": r.created_at,
+            "duration": r.duration,
+            "reason": r.reason,
+        }
+        for r in runs
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    console = stdout_console()
+    if not rows:
+        console.print("no runs" + (" matching the filters" if flow or state else " yet"))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("id", "flow", "state", "trigger", "created (UTC)", "duration"):
+        table.add_column(column, justify="right" if column == "id" else "left")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["flow"],
+            styled(row["state"]),
+            row["trigger"],
+            when(row["created_at"]),
+            seconds(row["duration"]),
+        )
+    console.print(table)
+
+
+@app.command("show")
+@handles_errors
+def show_run(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A run: its flow, state, params and times, then each task run with its tries."""
+    details = run_details(open_store(), run_id)
+    if as_json:
+        print_json(details)
+        return
+    console = stdout_console()
+    console.print(f"[bold]run {details['id']}[/bold]  flow {details['flow']}  {styled(details['state'])}")
+    if details["reason"]:
+        console.print(f"  reason:   {details['reason']}", markup=False)
+    console.print(f"  params:   {details['params']}", markup=False)
+    console.print(f"  trigger:  {details['trigger']}  executor: {details['executor'] or ''}")
+    console.print(f"  created:  {when(details['created_at'])} UTC")
+    console.print(f"  started:  {when(details['started_at'])}")
+    console.print(f"  ended:    {when(details['ended_at'])}")
+    console.print(f"  duration: {seconds(details['duration'])}")
+    console.print()
+    print_task_runs(details)
+
+
+_LABEL = re.compile(r"^(?P<task>.+)\[(?P<index>\d+)\]$")
+
+
+@handles_errors
+def logs(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    task: Annotated[str, typer.Argument(metavar="TASK", help="The task id (or square[3] for an element).")],
+    try_number: Annotated[
+        int | None, typer.Option("--try", "-t", min=1, help="Which try (default: the latest).")
+    ] = None,
+    map_index: Annotated[
+        int | None, typer.Option("--map-index", "-m", min=0, help="Which element of a mapped task.")
+    ] = None,
+) -> None:
+    """Print the log of one try of a task run."""
+    from weir.store import queries
+
+    match = _LABEL.match(task)
+    if match and map_index is None:
+        task, map_index = match["task"], int(match["index"])
+    index = -1 if map_index is None else map_index
+    engine = open_store()
+    with engine.connect() as conn:
+        queries.get_run(conn, run_id)  # NotFoundError names the run
+        task_runs = queries.get_task_runs(conn, run_id)
+        tries = [t for t in queries.get_tries(conn, run_id, task) if t.map_index == index]
+    task_ids = sorted({r.task_id for r in task_runs})
+    if task not in task_ids:
+        fail(f"run {run_id} has no task {task!r} (its tasks: {', '.join(task_ids) or 'none'})")
+    label = task if index < 0 else f"{task}[{index}]"
+    if not tries:
+        elements = sorted({r.map_index for r in task_runs if r.task_id == task and r.map_index >= 0})
+        if index < 0 and elements:
+            fail(
+                f"task {task!r} of run {run_id} is mapped: name an element with --map-index "
+                f"(0 to {elements[-1]}) or as {task}[{elements[0]}]"
+            )
+        fail(f"task {label} of run {run_id} has no tries (it never started)")
+    if try_number is None:
+        chosen = tries[-1]
+    else:
+        found = [t for t in tries if t.number == try_number]
+        if not found:
+            numbers = ", ".join(str(t.number) for t in tries)
+            fail(f"task {label} of run {run_id} has no try {try_number} (its tries: {numbers})")
+        chosen = found[0]
+    if not chosen.log_path:
+        fail(f"try {chosen.number} of task {label} in run {run_id} has no log file recorded")
+    path = Path(chosen.log_path)
+    try:
+        content = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        # Log files are made on the first write: a try that printed nothing has none.
+        yet = " yet" if chosen.state in ("queued", "running") else ""
+        print(
+            f"(try {chosen.number} of task {label} in run {run_id} wrote no output{yet}: no file {path})",
+            file=sys.stderr,
+        )
+        return
+    except OSError as exc:
+        fail(f"cannot read the log file {path}: {exc}")
+    sys.stdout.write(content)
+    sys.stdout.flush()

@@ -1,0 +1,328 @@
+"""The scheduler daemon: finds flows, creates the runs their schedules make due, watches
+for files, and drives queued runs on the executor.
+
+One :class:`Scheduler` owns a :class:`~weir.scheduler.loop.Loop`. Between loop steps it
+does its own work, which is cheap when nothing is due: its wake-up is the next fire time
+(or the next report, or a file-watch tick), not a fixed polling interval, so a run whose
+time has come starts within a few milliseconds of it.
+
+Creating a run for a (flow, logical date), an event or a file is idempotent (a unique run
+key), so two schedulers, a restart in the middle, or a clock step never create it twice.
+Taking a queued run is a compare-and-set on its owner, so two schedulers never drive one
+run. (SQLite allows one writer at a time: run one scheduler per SQLite store.)
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weir.errors import WeirError
+from weir.scheduler.clock import Clock
+from weir.scheduler.loop import Loop, new_owner, owner_alive
+from weir.settings import Settings
+from weir.store import queries
+from weir.store.db import get_engine, write
+
+if TYPE_CHECKING:
+    from weir.executors.base import Executor
+    from weir.sdk.discovery import Discovery
+    from weir.sdk.flow import Flow
+
+log = logging.getLogger("weir.scheduler")
+
+#: Seconds between looks at the flow files and the watched file patterns.
+REFRESH = 2.0
+WATCH = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A run the scheduler made: which flow, why, and for which logical date."""
+
+    run_id: int
+    flow_name: str
+    trigger: str
+    logical_date: datetime | None
+
+
+def run_key(flow_name: str, logical_date: datetime) -> str:
+    """The key that makes a scheduled (or backfilled) interval's run unique."""
+    return f"scheduled:{flow_name}:{logical_date.isoformat()}"
+
+
+class Scheduler:
+    """Creates and drives runs until :meth:`stop` is called.
+
+    Args:
+        settings: where the store is, which flow folders to read.
+        executor: a started executor.
+        clock: the time source (a :class:`weir.testing.FakeClock` in tests).
+        discovery: the flow files to watch (default: ``settings.flows_dirs``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        executor: Executor,
+        *,
+        clock: Clock | None = None,
+        discovery: Discovery | None = None,
+    ) -> None:
+        from weir.sdk.discovery import Discovery
+
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.engine = get_engine(settings.database_url)
+        self.executor = executor
+        self.discovery = discovery or Discovery(settings.flows_dirs)
+        self.owner = new_owner("scheduler", self.clock)
+        self.loop = Loop(self.engine, executor, self.owner, self.clock)
+        self.flows: dict[str, Flow] = {}
+        self.created: list[Created] = []
+        self._stopping = threading.Event()
+        self._next_refresh = 0.0
+        self._next_watch = 0.0
+        self._next_fire: dict[str, datetime | None] = {}
+
+    # -- running --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask :meth:`serve` to end after the current step (safe from a signal handler)."""
+        self._stopping.set()
+
+    def serve(self, *, grace: float = 30.0) -> None:
+        """Schedule and drive until stopped; then let running tries finish (up to ``grace`` s)
+        and hand the unfinished runs back for the next scheduler to take up."""
+        try:
+            while not self._stopping.is_set():
+                self.step()
+        finally:
+            self._hand_back(grace)
+
+    def step(self) -> None:
+        """One pass: refresh flows, create due runs, take queued runs, one loop step."""
+        self.tick()
+        self.loop.step(self._wait())
+
+    def tick(self) -> list[Created]:
+        """The scheduling work of one pass (no waiting); returns the runs it created."""
+        made_before = len(self.created)
+        mono = self.clock.monotonic()
+        if mono >= self._next_refresh:
+            self._next_refresh = mono + REFRESH
+            self.refresh()
+        self.fire_schedules()
+        if mono >= self._next_watch:
+            self._next_watch = mono + WATCH
+            self.watch_files()
+        self.take_runs()
+        return self.created[made_before:]
+
+    def _wait(self) -> float:
+        now = self.clock.now()
+        mono = self.clock.monotonic()
+        waits = [self._next_refresh - mono, self._next_watch - mono]
+        for fire in self._next_fire.values():
+            if fire is not None:
+                waits.append((fire - now).total_seconds())
+        return max(0.0, min(waits))
+
+    # -- flows ----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Read new and changed flow files and record flows, schedules and file errors."""
+        changed = self.discovery.refresh()
+        # Paused flows (next fire None) are looked at again: someone may have unpaused them.
+        self._next_fire = {name: t for name, t in self._next_fire.items() if t is not None}
+        if not changed and self.flows:
+            return
+        now = self.clock.now()
+        self.flows = dict(self.discovery.flows)
+        with write(self.engine) as conn:
+            for file in self.discovery.files.values():
+                queries.record_flow_file(
+                    conn,
+                    path=str(file.path),
+                    digest=file.digest,
+                    flows=[f.name for f in file.flows],
+                    error=file.error,
+                    now=now,
+                )
+            queries.forget_flow_files(conn, [str(p) for p in self.discovery.files])
+            for name, flow in self.flows.items():
+                spec = flow.schedule_spec
+                queries.upsert_flow_state(
+                    conn,
+                    name=name,
+                    path=_path_of(flow),
+                    schedule=spec.to_dict() if spec else None,
+                    paused=bool(spec and spec.paused),
+                    now=now,
+                )
+        for path, error in self.discovery.errors.items():
+            log.warning("flow file %s: %s", path, error)
+        self._next_fire = {}
+
+    # -- time-based schedules --------------------------------------------------------------------
+
+    def fire_schedules(self) -> None:
+        """Create the runs whose intervals have ended, for every unpaused scheduled flow."""
+        from weir.schedules import due_runs, next_fire_time
+
+        now = self.clock.now()
+        due_names = []
+        for name, flow in self.flows.items():
+            if flow.schedule_spec is None or flow.schedule_spec.timetable is None:
+                continue
+            upcoming = self._next_fire.get(name, now)
+            if upcoming is not None and upcoming <= now:
+                due_names.append(name)
+        if not due_names:
+            return
+        with self.engine.connect() as conn:
+            states = queries.get_flow_states(conn)
+        for name in due_names:
+            flow = self.flows[name]
+            spec = flow.schedule_spec
+            state = states.get(name)
+            if spec is None or spec.timetable is None or state is None:
+                self._next_fire[name] = None
+                continue
+            if state.paused:
+                self._next_fire[name] = None  # looked at again when unpaused (refresh)
+                continue
+            last = state.last_fire
+            for due in due_runs(spec, last, now):
+                self._create(
+                    flow,
+                    trigger="schedule",
+                    key=run_key(name, due.logical_date),
+                    logical_date=due.logical_date,
+                    interval=(due.interval_start, due.interval_end),
+                )
+                last = due.interval_end
+            upcoming = next_fire_time(spec, now)
+            with write(self.engine) as conn:
+                queries.set_fire(
+                    conn, name, last_fire=last if last != state.last_fire else None, next_fire=upcoming
+                )
+            self._next_fire[name] = upcoming
+
+    # -- file sensors -------------------------------------------------------------------------------
+
+    def watch_files(self) -> None:
+        """One run per new file matching a flow's ``on_file`` pattern, with the path as a param."""
+        for name, flow in self.flows.items():
+            spec = flow.schedule_spec
+            if spec is None or not spec.files:
+                continue
+            for watch in spec.files:
+                pattern = watch.glob
+                base = Path(_path_of(flow) or ".").parent if not Path(pattern).is_absolute() else None
+                full = str(base / pattern) if base else pattern
+                for match in sorted(globlib.glob(full, recursive=True)):
+                    path = Path(match).resolve()
+                    try:
+                        mtime = path.stat().st_mtime_ns
+                    except OSError:
+                        continue
+                    params = {"path": str(path)} if "path" in flow.signature.parameters else {}
+                    self._create(flow, trigger="file", key=f"file:{name}:{path}:{mtime}", params=params)
+
+    # -- taking queued runs -------------------------------------------------------------------------------
+
+    def take_runs(self) -> None:
+        """Start queued runs nobody drives (and take up runs whose driver died), within each
+        flow's ``max_active_runs``."""
+        from weir.control import drive_in
+        from weir.worker.flows import register
+
+        with self.engine.connect() as conn:
+            candidates = queries.runs_to_start(conn)
+            if not candidates:
+                return
+            active = queries.active_runs_by_flow(conn)
+            owners = {r.owner: queries.get_owner(conn, r.owner) for r in candidates if r.owner}
+        for run in candidates:
+            if run.id in self.loop.drivers:
+                continue
+            if run.owner is not None and (
+                run.owner == self.owner.id or owner_alive(owners.get(run.owner), self.clock)
+            ):
+                continue
+            flow = self.flows.get(run.flow_name)
+            if flow is None:
+                continue  # a flow this scheduler does not know (another project, or a script)
+            limit = flow.schedule_spec.max_active_runs if flow.schedule_spec else None
+            if run.state == "queued" and limit is not None and active.get(run.flow_name, 0) >= limit:
+                continue
+            with write(self.engine) as conn:
+                if not queries.set_run_owner(conn, run.id, self.owner.id, run.owner):
+                    continue  # another scheduler took it
+            active[run.flow_name] = active.get(run.flow_name, 0) + 1
+            try:
+                values = flow.validate_params(run.params)
+            except WeirError as exc:
+                log.error("run %s: %s", run.id, exc)
+                continue
+            from weir.worker.flows import flow_ref_for
+
+            register(flow_ref_for(flow).key, flow)
+            self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
+
+    def _create(
+        self,
+        flow: Flow,
+        *,
+        trigger: str,
+        key: str,
+        params: dict[str, Any] | None = None,
+        logical_date: datetime | None = None,
+        interval: tuple[datetime, datetime] | None = None,
+    ) -> Created | None:
+        from weir.runs import DuplicateRunError, create_run
+
+        try:
+            _, run_id, _ = create_run(
+                flow,
+                params or {},
+                settings=self.settings,
+                trigger=trigger,
+                run_key=key,
+                logical_date=logical_date,
+                interval=interval,
+            )
+        except DuplicateRunError:
+            return None
+        except WeirError as exc:
+            log.error("flow %s: cannot create a %s run: %s", flow.name, trigger, exc)
+            return None
+        created = Created(run_id=run_id, flow_name=flow.name, trigger=trigger, logical_date=logical_date)
+        self.created.append(created)
+        return created
+
+    def _hand_back(self, grace: float) -> None:
+        """Stop taking work, let running tries end, and release the runs still unfinished."""
+        deadline = self.clock.monotonic() + grace
+        for driver in self.loop.drivers.values():
+            driver.ready.clear()
+            driver.resubmit.clear()
+        while any(d.inflight for d in self.loop.drivers.values()) and self.clock.monotonic() < deadline:
+            self.loop.step(0.2)
+        self.loop.close()
+        with write(self.engine) as conn:
+            for run_id in list(self.loop.drivers):
+                queries.set_run_owner(conn, run_id, None, self.owner.id)
+
+
+def _path_of(flow: Flow) -> str | None:
+    import sys
+
+    module = sys.modules.get(flow.fn.__module__)
+    return getattr(module, "__weir_flow_file__", None) or getattr(module, "__file__", None)
