@@ -128,6 +128,7 @@ class RunDriver:
         self._cache_keys: dict[TaskKey, tuple[str, float | None]] = {}
         self._run_deadline: float | None = None
         self._final: RunState | None = None  # set when the run is being stopped
+        self._open_nodes = 0  # nodes (map_index -1) not yet in a final state
         self._order = {tid: i for i, tid in enumerate(graph.nodes)}
         self._mapped_over = {
             n.map_over.task_id
@@ -153,6 +154,7 @@ class RunDriver:
         self.run_state = RunState(run_state)
         for record in task_runs:
             self.task_runs[record.key] = record
+        self._open_nodes = sum(1 for r in task_runs if r.map_index < 0 and r.state not in TASK_TERMINAL)
         for t in tries:
             record = self.task_runs.get((t.task_id, t.map_index))
             if record is None or t.number != record.try_number:
@@ -608,9 +610,9 @@ class RunDriver:
     def _maybe_finish(self) -> None:
         if self.run_state != RunState.RUNNING:
             return
-        parents = [r for r in self.task_runs.values() if r.map_index < 0]
-        if any(r.state not in TASK_TERMINAL for r in parents):
+        if self._open_nodes:
             return
+        parents = [r for r in self.task_runs.values() if r.map_index < 0]
         now = self.clock.now()
         failed = [r.task_id for r in parents if r.state == TaskState.FAILED] or [
             r.task_id for r in parents if r.state in TASK_FAILURES
@@ -700,6 +702,8 @@ class RunDriver:
         if record.key not in self._touched and record.key not in self._created:
             self._touched[record.key] = TaskRunChange(expected=old, record=record)
         record.state = new
+        if record.map_index < 0 and (old in TASK_TERMINAL) != (new in TASK_TERMINAL):
+            self._open_nodes += 1 if old in TASK_TERMINAL else -1
         self.changes.events.append(self._event(record, old, new, reason))
         if self.listener is not None:
             self.listener(record)
