@@ -1,0 +1,107 @@
+"""``/metrics``: figures computed from the store at scrape time, in Prometheus' text format.
+
+A scrape reads a few aggregate queries; the result is kept for :data:`CACHE_SECONDS` so that
+several scrapers (or a refresh-happy dashboard) do not multiply the load on the store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from weir.server.app import ServerState
+from weir.store import views
+
+CACHE_SECONDS = 5.0
+#: Upper bounds (seconds) of the task duration histogram's buckets.
+BUCKETS = (0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, float("inf"))
+
+
+class StoreCollector:
+    """A prometheus-client collector that reads the store."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+        now = self.state.now()
+        with self.state.engine.connect() as conn:
+            runs = views.runs_by_flow_and_state(conn)
+            task_runs = views.task_runs_by_flow_and_state(conn)
+            durations: dict[str, list[float]] = {}
+            for flow, _state, started, ended in views.finished_try_times(conn):
+                durations.setdefault(flow, []).append((ended - started).total_seconds())
+            queued_tasks = views.task_runs_in_states(conn, ["scheduled", "queued"])
+            running_tasks = views.task_runs_in_states(conn, ["running"])
+            queued_runs = views.runs_in_state(conn, "queued")
+            owners = views.owners(conn)
+
+        family = GaugeMetricFamily(
+            "weir_runs", "Runs in the store, by flow and state", labels=["flow", "state"]
+        )
+        for flow, state, count in runs:
+            family.add_metric([flow, state], count)
+        yield family
+        family = GaugeMetricFamily(
+            "weir_task_runs", "Task runs in the store, by flow and state", labels=["flow", "state"]
+        )
+        for flow, state, count in task_runs:
+            family.add_metric([flow, state], count)
+        yield family
+        histogram = HistogramMetricFamily(
+            "weir_task_duration_seconds", "Duration of finished task tries, by flow", labels=["flow"]
+        )
+        for flow, values in sorted(durations.items()):
+            counts = [0] * len(BUCKETS)
+            for value in values:
+                for i, bound in enumerate(BUCKETS):
+                    if value <= bound:
+                        counts[i] += 1
+                        break
+            cumulative, buckets = 0, []
+            for bound, count in zip(BUCKETS, counts, strict=True):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else str(bound), cumulative))
+            histogram.add_metric([flow], buckets, sum(values))
+        yield histogram
+        yield GaugeMetricFamily(
+            "weir_queue_depth", "Task runs scheduled or queued, waiting for a worker", value=queued_tasks
+        )
+        yield GaugeMetricFamily("weir_runs_queued", "Runs queued, waiting for a driver", value=queued_runs)
+        yield GaugeMetricFamily("weir_running_tasks", "Task runs running now", value=running_tasks)
+        beats = [(now - o.heartbeat_at).total_seconds() for o in owners if o.kind == "scheduler"]
+        family = GaugeMetricFamily(
+            "weir_scheduler_heartbeat_age_seconds", "Seconds since the freshest scheduler heartbeat"
+        )
+        if beats:
+            family.add_metric([], min(beats))
+        yield family
+
+
+class Metrics:
+    """The scrape output, cached for a few seconds."""
+
+    def __init__(self, state: ServerState) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(StoreCollector(state))  # type: ignore[arg-type]
+        self._lock = threading.Lock()
+        self._cached: tuple[float, bytes] | None = None
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        with self._lock:
+            if self._cached is not None and time.monotonic() - self._cached[0] < CACHE_SECONDS:
+                return self._cached[1]
+            body = generate_latest(self._registry)
+            self._cached = (time.monotonic(), body)
+            return body

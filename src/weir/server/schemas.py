@@ -1,0 +1,304 @@
+"""The HTTP shapes of the API: pydantic models, built from store records at the edge."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from weir.store.records import EventRecord, RunRecord, TaskRunRecord, TryRecord
+
+
+class FieldProblem(BaseModel):
+    """One invalid field: where it is, and what is wrong with it."""
+
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every error response: a code (``not_found``, ``invalid``, ``conflict``, ...), a message, fields."""
+
+    error: str
+    detail: str
+    fields: list[FieldProblem] = []
+
+
+class RunBrief(BaseModel):
+    id: int
+    state: str
+    created_at: datetime
+
+
+class RunSummary(BaseModel):
+    id: int
+    flow_name: str
+    flow_version: str
+    state: str
+    trigger: str
+    params: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: float | None = Field(description="seconds from start to end, once ended")
+    reason: str | None
+    logical_date: datetime | None
+    cancel_requested: bool
+
+    @classmethod
+    def of(cls, run: RunRecord) -> RunSummary:
+        return cls(
+            id=run.id,
+            flow_name=run.flow_name,
+            flow_version=run.flow_version,
+            state=run.state,
+            trigger=run.trigger,
+            params=finite(run.params) if isinstance(run.params, dict) else {},
+            created_at=run.created_at,
+            started_at=run.started_at,
+            ended_at=run.ended_at,
+            duration=run.duration,
+            reason=run.reason,
+            logical_date=run.logical_date,
+            cancel_requested=run.cancel_requested,
+        )
+
+
+class RunPage(BaseModel):
+    """A page of runs, newest first. Pass ``next_before`` as ``before`` for the next page."""
+
+    items: list[RunSummary]
+    total: int = Field(description="runs matching the filters (all pages)")
+    limit: int
+    offset: int
+    next_before: int | None
+
+
+class TaskRunOut(BaseModel):
+    task_id: str
+    map_index: int = Field(description="-1 for a plain node or a mapped node's summary; 0.. for elements")
+    label: str
+    state: str
+    try_number: int
+    max_tries: int
+    map_count: int | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: float | None
+
+    @classmethod
+    def of(cls, record: TaskRunRecord) -> TaskRunOut:
+        return cls(
+            task_id=record.task_id,
+            map_index=record.map_index,
+            label=record.label,
+            state=record.state,
+            try_number=record.try_number,
+            max_tries=record.max_tries,
+            map_count=record.map_count,
+            started_at=record.started_at,
+            ended_at=record.ended_at,
+            duration=record.duration,
+        )
+
+
+class RunDetail(RunSummary):
+    executor: str | None
+    owner: str | None
+    task_runs: list[TaskRunOut]
+
+
+class TryOut(BaseModel):
+    run_id: int
+    task_id: str
+    map_index: int
+    number: int
+    state: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration: float | None
+    error: str | None
+    traceback: str | None
+    worker: str | None
+    has_log: bool
+    result_size: int | None
+
+    @classmethod
+    def of(cls, t: TryRecord) -> TryOut:
+        duration = (t.ended_at - t.started_at).total_seconds() if t.started_at and t.ended_at else None
+        return cls(
+            run_id=t.run_id,
+            task_id=t.task_id,
+            map_index=t.map_index,
+            number=t.number,
+            state=t.state,
+            started_at=t.started_at,
+            ended_at=t.ended_at,
+            duration=duration,
+            error=t.error,
+            traceback=t.traceback,
+            worker=t.worker,
+            has_log=bool(t.log_path),
+            result_size=t.result_size,
+        )
+
+
+class TaskRunDetail(TaskRunOut):
+    """A task run with its tries; a mapped node's summary also lists its elements."""
+
+    tries: list[TryOut]
+    elements: list[TaskRunOut]
+
+
+class LogChunk(BaseModel):
+    """Bytes ``[offset, next_offset)`` of a try's log, decoded as UTF-8.
+
+    ``next_offset`` never splits a character: ask again from it for what comes next.
+    """
+
+    run_id: int
+    task_id: str
+    map_index: int
+    try_number: int
+    offset: int
+    next_offset: int
+    size: int = Field(description="the log file's size in bytes when read")
+    text: str
+    complete: bool = Field(description="the try has ended and the whole file has been read")
+
+
+class EventOut(BaseModel):
+    task_id: str | None
+    map_index: int | None
+    from_state: str | None
+    to_state: str
+    at: datetime
+    reason: str | None
+
+    @classmethod
+    def of(cls, e: EventRecord) -> EventOut:
+        return cls(
+            task_id=e.task_id,
+            map_index=e.map_index,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            at=e.at,
+            reason=e.reason,
+        )
+
+
+class ParamInfo(BaseModel):
+    name: str
+    type: str | None = None
+    required: bool = False
+    default: Any = None
+
+
+class FlowSummary(BaseModel):
+    name: str
+    version: str
+    description: str | None
+    path: str | None
+    module: str | None
+    tasks: int
+    run_count: int
+    last_run: RunBrief | None
+    recent_runs: list[RunBrief] = Field(description="newest first")
+    schedule: str | None
+    next_run_at: datetime | None
+    paused: bool | None = Field(description="None while the store does not record pause state")
+
+
+class FlowList(BaseModel):
+    items: list[FlowSummary]
+
+
+class FlowDetail(FlowSummary):
+    graph: dict[str, Any]
+    params: list[ParamInfo]
+    params_schema: dict[str, Any] | None = Field(description="JSON schema of the params, when loadable")
+    source: str | None
+    load_error: str | None = Field(
+        description="why the flow's code could not be loaded here, if it could not"
+    )
+
+
+class TriggerRequest(BaseModel):
+    """Params for a new run; validated against the flow's signature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = {}
+
+
+class ClearRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    task_ids: list[str] = Field(min_length=1, max_length=1000)
+    downstream: bool = False
+    upstream: bool = False
+
+
+class CancelResult(BaseModel):
+    run: RunSummary
+    requested: bool = Field(
+        description="True: the run's live driver was asked to stop; False: it was cancelled in the store"
+    )
+
+
+class ClearResult(BaseModel):
+    run: RunSummary
+    cleared: list[str]
+
+
+class StoreHealth(BaseModel):
+    reachable: bool
+    error: str | None = None
+
+
+class DriverHealth(BaseModel):
+    id: str
+    kind: str
+    host: str
+    pid: int
+    heartbeat_at: datetime
+    age_seconds: float
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok, or degraded when the store does not answer")
+    store: StoreHealth
+    scheduler_heartbeat_age: float | None = Field(
+        description="seconds since a scheduler last beat; None when no scheduler has registered"
+    )
+    drivers: list[DriverHealth]
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by strings: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def non_finite_path(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinity inside ``value``, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = non_finite_path(v, f"{path}.{k}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            found = non_finite_path(v, f"{path}.{i}")
+            if found:
+                return found
+    return None

@@ -1,0 +1,143 @@
+"""Fixtures for the server tests: a flow file, finished runs in the store, and a test client."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FLOWS = '''
+from pathlib import Path
+
+import weir
+
+
+@weir.task
+def make(n: int) -> list[int]:
+    print(f"making {n} numbers")
+    return list(range(n))
+
+
+@weir.task
+def square(x: int) -> int:
+    return x * x
+
+
+@weir.task
+def total(xs: list[int], label: str) -> int:
+    print(f"total for {label}: <b>{sum(xs)}</b>")
+    return sum(xs)
+
+
+@weir.task
+def check(value: int, fail: bool) -> int:
+    print("checking", value)
+    if fail:
+        raise ValueError("check failed: <script>alert(1)</script>")
+    return value
+
+
+@weir.flow
+def numbers(n: int = 3, label: str = "sum", fail: bool = False) -> int:
+    """Sum of squares below n, checked."""
+    return check(total(square.map(make(n)), label), fail)
+
+
+@weir.task
+def prepare(rows: int) -> int:
+    print(f"preparing {rows} rows")
+    return rows
+
+
+@weir.task
+def fragile(rows: int) -> int:
+    """Fails while a file named FAIL sits next to the flow file."""
+    print(f"loading {rows} rows")
+    if (Path(__file__).parent / "FAIL").exists():
+        raise RuntimeError(f"the warehouse refused {rows} rows")
+    return rows
+
+
+@weir.flow
+def flaky(rows: int = 10) -> int:
+    """Load rows into a warehouse that sometimes refuses them."""
+    return fragile(prepare(rows))
+
+
+@weir.task
+def hello_task(name: str) -> str:
+    print("hello", name)
+    return name
+
+
+@weir.flow
+def hello(name: str = "world") -> str:
+    """Say hello."""
+    return hello_task(name)
+'''
+
+
+@pytest.fixture
+def flow_file(tmp_path: Path) -> Path:
+    path = tmp_path / "flows" / "server_flows.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(FLOWS))
+    return path
+
+
+@pytest.fixture
+def settings(store_url: str) -> Any:
+    from weir.settings import Settings
+
+    return Settings.from_env(executor="inline")
+
+
+@pytest.fixture
+def load(flow_file: Path) -> Callable[[str], Any]:
+    """Load a flow of the flow file by name."""
+    from weir.sdk.loader import load_flow
+
+    return lambda name: load_flow(f"{flow_file}:{name}")
+
+
+@pytest.fixture
+def run_flow(load: Callable[[str], Any], settings: Any) -> Callable[..., Any]:
+    """Run a flow of the flow file to the end, inline; returns the Run."""
+
+    def run(flow_name: str = "numbers", /, **params: Any) -> Any:
+        return load(flow_name).run(executor="inline", **params)
+
+    return run
+
+
+@pytest.fixture
+def app(settings: Any) -> Any:
+    from weir.server import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def drive(settings: Any) -> Callable[[int], Any]:
+    """Drive a queued run to the end in this process (what the scheduler will do)."""
+
+    def drive_run(run_id: int) -> Any:
+        from weir.control import drive, load_run_flow
+        from weir.runs import _executor_for, get_run
+
+        flow, values = load_run_flow(run_id, settings)
+        drive(flow, run_id, values, settings=settings, executor=_executor_for(settings), restore=True)
+        return get_run(run_id, settings)
+
+    return drive_run

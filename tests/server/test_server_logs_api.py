@@ -1,0 +1,93 @@
+"""Try logs over the API: byte offsets, whole characters, a follow stream, nothing outside the log root."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from weir.server.logs import complete_utf8, read_chunk, safe_log_path
+
+
+def _log_url(run_id: int, task: str = "make", number: int = 1) -> str:
+    return f"/api/v1/runs/{run_id}/tasks/{task}/tries/{number}/log"
+
+
+def test_a_tries_log_is_read_by_byte_offsets(client: Any, run_flow: Callable[..., Any]) -> None:
+    run = run_flow("numbers", n=4)
+    whole = client.get(_log_url(run.id)).json()
+    assert whole["text"] == "making 4 numbers\n"
+    assert whole["offset"] == 0 and whole["next_offset"] == whole["size"] == 17
+    assert whole["complete"] is True
+    part = client.get(_log_url(run.id), params={"offset": 7, "limit": 3}).json()
+    assert part["text"] == "4 n" and part["next_offset"] == 10 and part["complete"] is False
+    beyond = client.get(_log_url(run.id), params={"offset": 1000}).json()
+    assert beyond["text"] == "" and beyond["offset"] == 17
+
+
+def test_a_mapped_elements_log_is_asked_for_by_map_index(client: Any, run_flow: Callable[..., Any]) -> None:
+    run = run_flow("numbers", n=2)
+    assert client.get(_log_url(run.id, "square"), params={"map_index": 1}).status_code == 200
+    assert client.get(_log_url(run.id, "square"), params={"map_index": 5}).status_code == 404
+
+
+def test_a_chunk_never_ends_inside_a_character(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes("é€😀".encode())  # 2 + 3 + 4 bytes
+    assert complete_utf8("é".encode()[:1]) == 0
+    assert complete_utf8("a€".encode()[:3]) == 1
+    chunk = read_chunk(path, 0, 4)
+    assert chunk.text == "é" and chunk.next_offset == 2
+    chunk = read_chunk(path, 2, 100)
+    assert chunk.text == "€😀" and chunk.next_offset == 9
+
+
+def test_following_the_log_of_an_ended_try_streams_it_then_ends(
+    client: Any, run_flow: Callable[..., Any]
+) -> None:
+    run = run_flow("numbers", n=4)
+    with client.stream("GET", _log_url(run.id), params={"follow": "true"}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        body = "".join(response.iter_text())
+    events = [block for block in body.split("\n\n") if block.startswith("event:")]
+    assert events[0].startswith("event: log")
+    data = json.loads(events[0].split("data: ", 1)[1])
+    assert data["text"] == "making 4 numbers\n"
+    assert events[-1].startswith("event: end")
+
+
+def test_log_paths_outside_the_log_root_are_never_served(
+    client: Any, run_flow: Callable[..., Any], settings: Any, tmp_path: Path
+) -> None:
+    from weir.store.db import write
+    from weir.store.queries import tries_t
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    link = settings.logs_dir / "link.log"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+    run = run_flow("hello")
+    for bad in (str(secret), f"{settings.logs_dir}/../../secret.txt", str(link), "../secret.txt"):
+        with write(settings.engine if hasattr(settings, "engine") else _engine(settings)) as conn:
+            conn.execute(tries_t.update().where(tries_t.c.run_id == run.id).values(log_path=bad))
+        body = client.get(_log_url(run.id, "hello_task")).json()
+        assert body["text"] == "", bad
+        assert "secret" not in client.get(f"/runs/{run.id}/tasks/hello_task").text, bad
+
+
+def _engine(settings: Any) -> Any:
+    from weir.store.db import get_engine
+
+    return get_engine(settings.database_url)
+
+
+def test_safe_log_path_keeps_to_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "logs"
+    root.mkdir()
+    assert safe_log_path(root, str(root / "1" / "a.log")) == (root / "1" / "a.log").resolve()
+    assert safe_log_path(root, "1/a.log") == (root / "1" / "a.log").resolve()
+    for bad in ("/etc/passwd", str(root / ".." / "x"), "../x", str(root), "", None, "a\x00b"):
+        assert safe_log_path(root, bad) is None, bad
