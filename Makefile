@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest -q
+
+# The quick loop while working: no slow (many-seed, long) and no browser tests.
+test-fast: lint
+	$(BIN)/pytest -q -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
