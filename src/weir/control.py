@@ -64,6 +64,7 @@ def drive_in(
     register(ref.key, flow)
     interval = (run.interval_start, run.interval_end) if run.interval_start and run.interval_end else None
     driver = RunDriver(
+        started_at=run.started_at,
         logical_date=run.logical_date,
         data_interval=interval,
         graph=flow.graph,
@@ -173,9 +174,19 @@ def cancel_run(run_id: int, settings: Settings, clock: Clock | None = None) -> C
 
 
 def _cancel_in_store(conn: Connection, run_id: int, state: RunState, clock: Clock) -> None:
+    _end_in_store(conn, run_id, state, RunState.CANCELLED, "cancelled on request (no live driver)", clock)
+
+
+def fail_in_store(conn: Connection, run_id: int, state: str, reason: str, clock: Clock) -> None:
+    """End a run nobody can drive as failed, with ``reason`` (its open task runs are cancelled)."""
+    _end_in_store(conn, run_id, RunState(state), RunState.FAILED, reason, clock)
+
+
+def _end_in_store(
+    conn: Connection, run_id: int, state: RunState, final: RunState, reason: str, clock: Clock
+) -> None:
     now = clock.now()
     changes = Changes()
-    reason = "cancelled on request (no live driver)"
     for record in queries.get_task_runs(conn, run_id):
         if record.state in TASK_TERMINAL:
             continue
@@ -190,17 +201,15 @@ def _cancel_in_store(conn: Connection, run_id: int, state: RunState, clock: Cloc
             t.ended_at = now
             t.error = reason
             changes.tries.append(t)
-    check_run_transition(state, RunState.CANCELLED)
-    changes.runs.append(
-        RunChange(run_id=run_id, expected=state, state=RunState.CANCELLED, ended_at=now, reason=reason)
-    )
+    check_run_transition(state, final)
+    changes.runs.append(RunChange(run_id=run_id, expected=state, state=final, ended_at=now, reason=reason))
     changes.events.append(
         EventRecord(
             run_id=run_id,
             task_id=None,
             map_index=None,
             from_state=state,
-            to_state="cancelled",
+            to_state=final,
             at=now,
             reason=reason,
         )

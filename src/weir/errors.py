@@ -9,6 +9,7 @@ The tree::
     ├── ParamsError                params given to a run do not validate (names each param)
     ├── ContextError               weir.context() outside a running task
     ├── ResultError                a task's result cannot be stored or read back
+    ├── TaskTimeoutError           a try ran longer than its task's timeout (also a TimeoutError)
     ├── IllegalTransitionError     a state change the transition table does not allow
     ├── StaleStateError            a compare-and-set found another state than expected
     ├── NotFoundError              a run, task or try that does not exist
@@ -51,6 +52,10 @@ class ContextError(WeirError):
 
 class ResultError(WeirError):
     """A task result cannot be serialised, stored or loaded."""
+
+
+class TaskTimeoutError(WeirError, TimeoutError):
+    """A try ran longer than its task's ``timeout``."""
 
 
 class IllegalTransitionError(WeirError):

@@ -131,6 +131,7 @@ def create_run(
     run_key: str | None = None,
     logical_date: datetime | None = None,
     interval: tuple[datetime, datetime] | None = None,
+    now: datetime | None = None,
 ) -> tuple[Engine, int, dict[str, Any]]:
     """Validate, then record a queued run of ``flow``; returns (engine, run id, param values).
 
@@ -146,7 +147,7 @@ def create_run(
     params_json = flow.params_json(values)
     engine = get_engine(settings.database_url)
     ref = flow_ref_for(flow)
-    now = _now()
+    now = now or _now()
     task_runs = [
         TaskRunRecord(run_id=0, task_id=node.task_id, max_tries=node.policy.retries + 1)
         for node in graph.nodes.values()

@@ -21,7 +21,7 @@ import pytest
 
 #: Put at the top of every flow file: ``mark(name)`` appends a line to ``side.txt`` beside the
 #: file (one line per call of a task's code), ``count(name)`` reads how many there are.
-PRELUDE = '''\
+PRELUDE = """\
 import os
 import time
 
@@ -41,7 +41,7 @@ def count(name):
             return sum(1 for line in f if line.strip() == name)
     except FileNotFoundError:
         return 0
-'''
+"""
 
 #: Runs ``FILE.py:FLOW`` on the local executor; prints the run id as soon as it exists, then
 #: the final state.

@@ -6,8 +6,6 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from weir.sdk.loader import load_flow
 
 SOURCE = textwrap.dedent(

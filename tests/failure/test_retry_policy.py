@@ -3,6 +3,7 @@ and a retry that is waiting holds no worker slot."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,7 @@ def backing_off():
 
 def _gaps(tries: list) -> list[float]:
     """Seconds from the end of each try to the start of the next."""
-    return [(b.started_at - a.ended_at).total_seconds() for a, b in zip(tries, tries[1:], strict=False)]
+    return [(b.started_at - a.ended_at).total_seconds() for a, b in itertools.pairwise(tries)]
 
 
 def test_retries_wait_longer_each_try_and_never_longer_than_the_cap(

@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from weir.sdk.loader import load_flow
 
 SLEEPER = """
@@ -171,8 +173,34 @@ def test_a_flow_run_past_its_timeout_fails_timed_out_and_cancels_what_remains(
     assert run.state == "failed"
     assert "timed out" in (run.reason or "")
     assert states(run) == {"slow": "cancelled", "after": "cancelled", "quick": "success"}
-    print([(t.number, t.state, t.error, t.worker, t.started_at, t.ended_at) for t in run.tries("slow")])
-    (only,) = run.tries("slow")  # no retry once the run is out of time
-    assert only.state == "cancelled"
+    tries = run.tries("slow")
+    # No retry once the run is out of time.
+    assert [t.state for t in tries] == ["cancelled"], [(t.number, t.state, t.error, t.worker) for t in tries]
     assert run.tries("after") == []
     assert side_effects() == Counter({"slow": 1, "quick": 1})
+
+
+RULED_TIMEOUT = """
+@weir.task(timeout=0.3, retries=2, retry_on=[ConnectionError])
+def slow_call():
+    mark("slow_call")
+    time.sleep(30)
+
+
+@weir.flow
+def ruled_timeout():
+    return slow_call()
+"""
+
+
+@pytest.mark.parametrize(
+    "executor",
+    ["inline", "local"],
+)
+def test_a_timeout_is_not_retried_when_retry_on_does_not_name_it(
+    executor: str, flow_file: Callable[..., str], side_effects: Callable[[], Counter[str]]
+) -> None:
+    run = load_flow(flow_file(RULED_TIMEOUT) + ":ruled_timeout").run(executor=executor)
+    assert run.state == "failed"
+    assert [t.state for t in run.tries("slow_call")] == ["failed"]
+    assert side_effects() == Counter({"slow_call": 1})

@@ -173,6 +173,10 @@ def make_policy(base: TaskPolicy | None = None, **changes: Any) -> TaskPolicy:
             policy_kwargs[name] = _callables(name, changes[name])
     if "cache" in changes:
         policy_kwargs["cache"] = bool(changes["cache"])
+    if changes.get("cache_key_fn") is not None or changes.get("cache_expires") is not None:
+        if changes.get("cache") is False:
+            raise ValueError("cache_key_fn and cache_expires need the cache: drop cache=False")
+        policy_kwargs["cache"] = True  # as in Prefect: a cache key function turns the cache on
     return TaskPolicy(**policy_kwargs)
 
 

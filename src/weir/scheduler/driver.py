@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from weir import results
+from weir.errors import TaskTimeoutError
 from weir.executors.base import CallbackCall, Finished, FlowRef, Report, Started, TryKey, WorkItem
 from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve, walk
 from weir.graph.triggers import Decision, decide
@@ -91,7 +92,9 @@ class RunDriver:
         rand: Callable[[], float] = random.random,
         logical_date: datetime | None = None,
         data_interval: tuple[datetime, datetime] | None = None,
+        started_at: datetime | None = None,
     ) -> None:
+        self.started_at = started_at
         self.logical_date = logical_date
         self.data_interval = data_interval
         self.graph = graph
@@ -187,7 +190,9 @@ class RunDriver:
         """Start the run (or take it up again) and decide what can run now."""
         now = self.clock.now()
         if self.flow_timeout:
-            self._run_deadline = self.clock.monotonic() + self.flow_timeout
+            # Counted from the run's start, so a run taken up again does not get a fresh timeout.
+            spent = (now - self.started_at).total_seconds() if self.started_at else 0.0
+            self._run_deadline = self.clock.monotonic() + max(0.0, self.flow_timeout - spent)
         if self.run_state == RunState.QUEUED:
             self._set_run(RunState.RUNNING, started_at=now)
         for record in list(self.task_runs.values()):
@@ -393,7 +398,11 @@ class RunDriver:
             self._move(record, TaskState.CANCELLED, reason=self.reason)
             self._task_done(record)
             return
-        if record.try_number < record.max_tries and report.retryable and self._final is None:
+        retryable = report.retryable
+        if why_stopped == "timeout" and policy.retry_on:
+            # The worker was killed, so retry_on is checked here (retry_if needs the exception).
+            retryable = issubclass(TaskTimeoutError, policy.retry_on)
+        if record.try_number < record.max_tries and retryable and self._final is None:
             try_record.state = TaskState.UP_FOR_RETRY
             self._track_try(try_record)
             self._move(record, TaskState.UP_FOR_RETRY, reason=try_record.error)

@@ -104,7 +104,7 @@ class Loop:
     def step(self, max_wait: float | None) -> None:
         """One step: hand out work, take reports (waiting up to ``max_wait`` s when there are
         none yet; None: until a report or a timer), write the step, retire ended runs."""
-        self._register()
+        self.register()
         self._dispatch()
         reports = self.executor.poll(0)
         if not reports:
@@ -187,6 +187,11 @@ class Loop:
                     requested = queries.cancel_requests(self._conn, active)
                 for run_id in requested:
                     self._stop(self.drivers[run_id].cancel("cancelled on request"))
+        self.beat()
+
+    def beat(self) -> None:
+        """Say this owner is alive, at most once a :data:`HEARTBEAT`."""
+        now = self.clock.monotonic()
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + HEARTBEAT
             with self._conn.begin():
@@ -216,7 +221,8 @@ class Loop:
         for run_id in done:
             del self.drivers[run_id]
 
-    def _register(self) -> None:
+    def register(self) -> None:
+        """Record this process as an owner (before it takes any run)."""
         if self._registered:
             return
         with self._conn.begin():

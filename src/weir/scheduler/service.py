@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weir.control import drive_in
 from weir.errors import WeirError
 from weir.scheduler.clock import Clock
 from weir.scheduler.loop import Loop, new_owner, owner_alive
@@ -33,12 +34,15 @@ if TYPE_CHECKING:
     from weir.executors.base import Executor
     from weir.sdk.discovery import Discovery
     from weir.sdk.flow import Flow
+    from weir.store.records import RunRecord
 
 log = logging.getLogger("weir.scheduler")
 
 #: Seconds between looks at the flow files and the watched file patterns.
 REFRESH = 2.0
 WATCH = 1.0
+#: Seconds between looks for runs whose driving process died.
+ORPHAN_CHECK = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,7 @@ class Scheduler:
         self._next_refresh = 0.0
         self._next_watch = 0.0
         self._next_fire: dict[str, datetime | None] = {}
+        self._next_orphan_check = 0.0
 
     # -- running --------------------------------------------------------------------------------
 
@@ -143,7 +148,11 @@ class Scheduler:
         if not changed and self.flows:
             return
         now = self.clock.now()
+        before = self.flows
         self.flows = dict(self.discovery.flows)
+        for name, flow in self.flows.items():
+            if before.get(name) is not flow:
+                self._next_fire.pop(name, None)  # new or changed: its schedule is read again
         with write(self.engine) as conn:
             for file in self.discovery.files.values():
                 queries.record_flow_file(
@@ -167,7 +176,6 @@ class Scheduler:
                 )
         for path, error in self.discovery.errors.items():
             log.warning("flow file %s: %s", path, error)
-        self._next_fire = {}
 
     # -- time-based schedules --------------------------------------------------------------------
 
@@ -187,6 +195,7 @@ class Scheduler:
             return
         with self.engine.connect() as conn:
             states = queries.get_flow_states(conn)
+        fires: list[tuple[str, datetime | None, datetime | None]] = []
         for name in due_names:
             flow = self.flows[name]
             spec = flow.schedule_spec
@@ -208,19 +217,28 @@ class Scheduler:
                 )
                 last = due.interval_end
             upcoming = next_fire_time(spec, now)
-            with write(self.engine) as conn:
-                queries.set_fire(
-                    conn, name, last_fire=last if last != state.last_fire else None, next_fire=upcoming
-                )
+            fires.append((name, last if last != state.last_fire else None, upcoming))
             self._next_fire[name] = upcoming
+        if fires:
+            with write(self.engine) as conn:
+                for name, last_fire, upcoming in fires:
+                    queries.set_fire(conn, name, last_fire=last_fire, next_fire=upcoming)
 
     # -- file sensors -------------------------------------------------------------------------------
 
     def watch_files(self) -> None:
         """One run per new file matching a flow's ``on_file`` pattern, with the path as a param."""
-        for name, flow in self.flows.items():
+        watching = {
+            n: f for n, f in self.flows.items() if f.schedule_spec is not None and f.schedule_spec.files
+        }
+        if not watching:
+            return
+        with self.engine.connect() as conn:
+            states = queries.get_flow_states(conn)
+        for name, flow in watching.items():
             spec = flow.schedule_spec
-            if spec is None or not spec.files:
+            state = states.get(name)
+            if spec is None or state is None or state.paused:
                 continue
             for watch in spec.files:
                 pattern = watch.glob
@@ -240,41 +258,57 @@ class Scheduler:
     def take_runs(self) -> None:
         """Start queued runs nobody drives (and take up runs whose driver died), within each
         flow's ``max_active_runs``."""
-        from weir.control import drive_in
-        from weir.worker.flows import register
-
+        self.loop.register()  # others must see this owner alive before it owns anything
+        self.loop.beat()
         with self.engine.connect() as conn:
-            candidates = queries.runs_to_start(conn)
-            if not candidates:
-                return
             active = queries.active_runs_by_flow(conn)
-            owners = {r.owner: queries.get_owner(conn, r.owner) for r in candidates if r.owner}
-        for run in candidates:
-            if run.id in self.loop.drivers:
-                continue
-            if run.owner is not None and (
-                run.owner == self.owner.id or owner_alive(owners.get(run.owner), self.clock)
-            ):
-                continue
-            flow = self.flows.get(run.flow_name)
-            if flow is None:
-                continue  # a flow this scheduler does not know (another project, or a script)
-            limit = flow.schedule_spec.max_active_runs if flow.schedule_spec else None
-            if run.state == "queued" and limit is not None and active.get(run.flow_name, 0) >= limit:
-                continue
-            with write(self.engine) as conn:
-                if not queries.set_run_owner(conn, run.id, self.owner.id, run.owner):
-                    continue  # another scheduler took it
-            active[run.flow_name] = active.get(run.flow_name, 0) + 1
+            orphans: list[RunRecord] = []
+            if self.clock.monotonic() >= self._next_orphan_check:
+                self._next_orphan_check = self.clock.monotonic() + ORPHAN_CHECK
+                owned = queries.owned_active_runs(conn, exclude_owner=self.owner.id)
+                owners = {r.owner: queries.get_owner(conn, r.owner) for r in owned if r.owner}
+                orphans = [r for r in owned if not owner_alive(owners.get(r.owner), self.clock)]
+        for run in orphans:
+            self._take(run, active, orphan=True)
+        # Flows at their limit are left out of the query, and it is asked again after a flow
+        # fills up, so one flow's long backlog never hides another flow's runs.
+        for _ in range(10):
+            full = [name for name, count in active.items() if count >= self._limit(name)]
+            with self.engine.connect() as conn:
+                candidates = queries.runs_to_start(conn, exclude_flows=full)
+            took = [run for run in candidates if self._take(run, active, orphan=False)]
+            if not took or len(candidates) < 100:
+                return
+
+    def _take(self, run: RunRecord, active: dict[str, int], *, orphan: bool) -> bool:
+        if run.id in self.loop.drivers:
+            return False
+        flow = self.flows.get(run.flow_name)
+        if flow is None:
+            return False  # a flow this scheduler does not know (another project, or a script)
+        if not orphan and active.get(run.flow_name, 0) >= self._limit(run.flow_name):
+            return False
+        with write(self.engine) as conn:
+            if not queries.set_run_owner(conn, run.id, self.owner.id, run.owner):
+                return False  # another scheduler took it
             try:
                 values = flow.validate_params(run.params)
             except WeirError as exc:
-                log.error("run %s: %s", run.id, exc)
-                continue
-            from weir.worker.flows import flow_ref_for
+                from weir.control import fail_in_store
 
-            register(flow_ref_for(flow).key, flow)
-            self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
+                fail_in_store(conn, run.id, run.state, f"cannot start: {exc}", self.clock)
+                queries.set_run_owner(conn, run.id, None, self.owner.id)
+                log.error("run %s: %s", run.id, exc)
+                return False
+        if not orphan:
+            active[run.flow_name] = active.get(run.flow_name, 0) + 1
+        self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
+        return True
+
+    def _limit(self, flow_name: str) -> int:
+        flow = self.flows.get(flow_name)
+        spec = flow.schedule_spec if flow is not None else None
+        return spec.max_active_runs if spec is not None else 1_000_000
 
     def _create(
         self,
@@ -297,6 +331,7 @@ class Scheduler:
                 run_key=key,
                 logical_date=logical_date,
                 interval=interval,
+                now=self.clock.now(),
             )
         except DuplicateRunError:
             return None

@@ -8,6 +8,7 @@ never hides the flows of the other files. Files are read again only when they ch
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,16 +76,14 @@ class Discovery:
         return {f.path: f.error for f in self.files.values() if f.error}
 
     def _paths(self) -> list[Path]:
+        # os.scandir and one resolve() per folder: with 1,000 files, a resolve() per file was
+        # most of the scheduler's idle CPU.
         paths: list[Path] = []
         for entry in self.dirs:
             if entry.is_file() and entry.suffix == ".py":
                 paths.append(entry.resolve())
             elif entry.is_dir():
-                paths.extend(
-                    p.resolve()
-                    for p in sorted(entry.rglob("*.py"))
-                    if not any(part.startswith((".", "__")) for part in p.relative_to(entry).parts)
-                )
+                paths.extend(_python_files(str(entry.resolve())))
         return paths
 
     def _load(self, path: Path, mtime: int, digest: str) -> FlowFile:
@@ -144,3 +143,20 @@ def resolve_flow(target: str, dirs: tuple[Path, ...]) -> Flow:
     hint = f"; files with errors: {' | '.join(broken)}" if broken else ""
     known = ", ".join(sorted(flows)) or "none"
     raise FlowLoadError(f"no flow named {target!r} in {', '.join(map(str, dirs))} (found: {known}){hint}")
+
+
+def _python_files(folder: str) -> list[Path]:
+    """``.py`` files under ``folder``, sorted, skipping hidden and dunder folders and files."""
+    found: list[Path] = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return found
+    for entry in entries:
+        if entry.name.startswith((".", "__")):
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            found.extend(_python_files(entry.path))
+        elif entry.name.endswith(".py"):
+            found.append(Path(entry.path))
+    return found

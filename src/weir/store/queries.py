@@ -477,10 +477,29 @@ def flow_file_errors(conn: Connection) -> list[tuple[str, str, datetime]]:
     return [(r.path, r.error, r.loaded_at) for r in rows]
 
 
-def runs_to_start(conn: Connection, limit: int = 100) -> list[RunRecord]:
-    """Runs nobody drives that should be driven: queued, or running with their owner gone (the
-    caller checks owners), oldest first."""
-    query = select(runs_t).where(runs_t.c.state.in_(["queued", "running"])).order_by(runs_t.c.id).limit(limit)
+def runs_to_start(
+    conn: Connection, *, exclude_flows: list[str] | None = None, limit: int = 100
+) -> list[RunRecord]:
+    """Queued or running runs nobody drives, oldest first, leaving out flows at their limit
+    (so one flow's backlog never hides another flow's runs)."""
+    query = (
+        select(runs_t)
+        .where(runs_t.c.state.in_(["queued", "running"]), runs_t.c.owner.is_(None))
+        .order_by(runs_t.c.id)
+        .limit(limit)
+    )
+    if exclude_flows:
+        query = query.where(runs_t.c.flow_name.not_in(exclude_flows))
+    return [_run(row) for row in conn.execute(query)]
+
+
+def owned_active_runs(conn: Connection, *, exclude_owner: str) -> list[RunRecord]:
+    """Queued or running runs that some other process says it drives (to find orphans)."""
+    query = select(runs_t).where(
+        runs_t.c.state.in_(["queued", "running"]),
+        runs_t.c.owner.is_not(None),
+        runs_t.c.owner != exclude_owner,
+    )
     return [_run(row) for row in conn.execute(query)]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from weir import results
-from weir.errors import WeirError
+from weir.errors import TaskTimeoutError, WeirError
 from weir.executors.base import Finished, WorkItem
 from weir.graph.model import MapElement, Node, ParamValue, TaskOutput, TaskPolicy, resolve
 from weir.results import ResultRef
@@ -28,10 +28,6 @@ from weir.worker.capture import capture
 
 class BranchError(WeirError):
     """A branch task returned something other than ids of its direct downstream tasks."""
-
-
-class TaskTimeoutError(WeirError, TimeoutError):
-    """A try ran longer than its task's ``timeout``."""
 
 
 def _now() -> datetime:

@@ -1,0 +1,148 @@
+"""The daemon's flow files: errors are recorded per file, changes are picked up, unchanged files
+are not imported again; on_file makes one run per new file."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from scheduler_project import Project, flow_source, utc
+
+import weir
+from weir.store import queries
+from weir.testing import FakeClock
+
+REFRESH = timedelta(seconds=5)  # more than the daemon's refresh period
+
+
+def file_errors(project: Project) -> dict[str, str]:
+    with project.engine.connect() as conn:
+        return {Path(path).name: error for path, error, _ in queries.flow_file_errors(conn)}
+
+
+def test_a_file_that_fails_to_import_is_recorded_and_does_not_hide_the_other_files(project: Project) -> None:
+    project.write("a_broken.py", "import weir\n\nraise RuntimeError('no config')\n", header=False)
+    project.write("b_syntax.py", "def oops(:\n", header=False)
+    project.write("c_good.py", flow_source("good", schedule='"0 * * * *"', start="2024-01-01"))
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    clock.advance(hours=1)
+    assert [c.flow_name for c in scheduler.tick()] == ["good"]
+    errors = file_errors(project)
+    assert set(errors) == {"a_broken.py", "b_syntax.py"}
+    assert "a_broken.py:3" in errors["a_broken.py"] and "RuntimeError: no config" in errors["a_broken.py"]
+    assert "syntax error" in errors["b_syntax.py"]
+
+
+def test_a_bad_flow_is_recorded_with_its_error_and_the_good_flows_still_run(project: Project) -> None:
+    project.write("a_bad.py", flow_source("bad", schedule='"61 * * * *"'))
+    project.write("b_good.py", flow_source("good", schedule='"0 * * * *"', start="2024-01-01"))
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    clock.advance(hours=1)
+    scheduler.tick()
+    assert set(scheduler.flows) == {"good"}
+    assert [r.flow_name for r in project.runs()] == ["good"]
+    errors = file_errors(project)
+    assert list(errors) == ["a_bad.py"] and "invalid schedule" in errors["a_bad.py"]
+
+
+def test_an_edited_file_is_read_again_and_a_fixed_file_loses_its_error(project: Project) -> None:
+    path = project.write("flows.py", "raise ImportError('half written')\n", header=False)
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    scheduler.tick()
+    assert scheduler.flows == {} and list(file_errors(project)) == ["flows.py"]
+    project.write("flows.py", flow_source("first", schedule='"0 * * * *"', start="2024-01-01"))
+    clock.advance(REFRESH)
+    scheduler.tick()
+    assert set(scheduler.flows) == {"first"} and file_errors(project) == {}
+    project.write(
+        "flows.py",
+        flow_source("first", schedule='"0 * * * *"', start="2024-01-01")
+        + flow_source("second", schedule='"30 * * * *"', start="2024-01-01"),
+    )
+    clock.advance(REFRESH)
+    scheduler.tick()
+    assert set(scheduler.flows) == {"first", "second"}
+    clock.advance(utc(2024, 1, 1, 1, 30) - clock.now())
+    scheduler.tick()
+    assert [(r.flow_name, r.logical_date) for r in project.runs()] == [
+        ("first", utc(2024, 1, 1)),
+        ("second", utc(2024, 1, 1, 0, 30)),
+    ]
+    path.unlink()
+    clock.advance(REFRESH)
+    scheduler.tick()
+    assert scheduler.flows == {}
+
+
+def test_an_unchanged_file_is_not_imported_again(project: Project, tmp_path: Path) -> None:
+    imports = tmp_path / "imports.log"
+    side_effect = f"with open({str(imports)!r}, 'a') as log:\n    log.write('x')\n"
+    path = project.write("counted.py", side_effect + flow_source("counted", schedule='"0 * * * *"'))
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    for _ in range(10):
+        scheduler.tick()
+        clock.advance(REFRESH)
+    assert imports.read_text() == "x"
+    stat = path.stat()  # touched, same content: the hash says it is unchanged
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    scheduler.tick()
+    assert imports.read_text() == "x"
+    project.write("counted.py", side_effect + flow_source("counted", schedule='"30 * * * *"'))
+    clock.advance(REFRESH)
+    scheduler.tick()
+    assert imports.read_text() == "xx"
+
+
+def test_two_new_files_make_two_runs_with_their_paths_and_an_unchanged_file_no_more(project: Project) -> None:
+    inbox = project.flows_dir / "inbox"
+    inbox.mkdir()
+    project.write(
+        "ingest.py", flow_source("ingest", params="path: str", schedule='weir.on_file("inbox/*.csv")')
+    )
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    assert scheduler.tick() == []
+    (inbox / "a.csv").write_text("1\n")
+    (inbox / "b.csv").write_text("2\n")
+    (inbox / "c.txt").write_text("not matched\n")
+    clock.advance(seconds=2)
+    made = scheduler.tick()
+    assert [(c.flow_name, c.trigger) for c in made] == [("ingest", "file")] * 2
+    runs = project.runs("ingest")
+    assert sorted(r.params["path"] for r in runs) == [str((inbox / n).resolve()) for n in ("a.csv", "b.csv")]
+    for _ in range(5):
+        clock.advance(seconds=2)
+        assert scheduler.tick() == []
+    restarted = project.scheduler(clock)  # a restart does not make them again either
+    assert restarted.tick() == []
+    (inbox / "c.csv").write_text("3\n")
+    clock.advance(seconds=2)
+    assert [c.flow_name for c in restarted.tick()] == ["ingest"]
+    assert len(project.runs("ingest")) == 3
+
+
+def test_file_runs_are_driven_to_success_with_the_path_param(project: Project) -> None:
+    inbox = project.flows_dir / "inbox"
+    inbox.mkdir()
+    project.write(
+        "echo.py",
+        "import weir\n\n\n@weir.task\ndef size(path: str) -> int:\n    return len(open(path).read())\n\n\n"
+        "@weir.flow(schedule=weir.on_file('inbox/*.csv'))\n"
+        "def echo(path: str) -> int:\n    return size(path)\n",
+        header=False,
+    )
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    (inbox / "a.csv").write_text("hello\n")
+    for _ in range(20):
+        scheduler.step()
+        runs = project.runs("echo")
+        if runs and runs[0].state == "success":
+            break
+    (run,) = project.runs("echo")
+    assert weir.get_run(run.id).result() == 6
