@@ -23,7 +23,15 @@ from weir.states import (
 )
 from weir.store import queries
 from weir.store.db import get_engine, write
-from weir.store.records import Changes, EventRecord, RunChange, RunRecord, TaskRunChange, TaskRunRecord
+from weir.store.records import (
+    Changes,
+    EventRecord,
+    OwnerRecord,
+    RunChange,
+    RunRecord,
+    TaskRunChange,
+    TaskRunRecord,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -96,8 +104,13 @@ def drive(
     listener: Listener | None = None,
     restore: bool = False,
     clock: Clock | None = None,
+    owner: OwnerRecord | None = None,
 ) -> None:
-    """Drive one run in this process until it ends (the foreground path of ``weir run``)."""
+    """Drive one run in this process until it ends (the foreground path of ``weir run``).
+
+    Raises:
+        RunClaimedError: another live process drives the run.
+    """
     from weir.scheduler.loop import Loop, new_owner
 
     clock = clock or Clock()
@@ -105,8 +118,12 @@ def drive(
     with engine.connect() as conn:
         run = queries.get_run(conn, run_id)
     driver = drive_in(flow, run, params, settings=settings, clock=clock, listener=listener, restore=restore)
-    loop = Loop(engine, executor, new_owner("run", clock), clock)
-    loop.add(driver)
+    loop = Loop(engine, executor, owner or new_owner("run", clock), clock)
+    try:
+        loop.add(driver)
+    except BaseException:
+        loop.close()
+        raise
     loop.run()
 
 

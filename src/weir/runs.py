@@ -13,11 +13,13 @@ from weir.errors import WeirError
 from weir.executors import create_executor
 from weir.results import ResultRef
 from weir.scheduler import faults
+from weir.scheduler.clock import Clock
+from weir.scheduler.loop import new_owner
 from weir.settings import Settings
 from weir.states import RunState
 from weir.store import queries
 from weir.store.db import get_engine, write
-from weir.store.records import RunRecord, TaskRunRecord, TryRecord
+from weir.store.records import OwnerRecord, RunRecord, TaskRunRecord, TryRecord
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -132,6 +134,7 @@ def create_run(
     logical_date: datetime | None = None,
     interval: tuple[datetime, datetime] | None = None,
     now: datetime | None = None,
+    owner: OwnerRecord | None = None,
 ) -> tuple[Engine, int, dict[str, Any]]:
     """Validate, then record a queued run of ``flow``; returns (engine, run id, param values).
 
@@ -156,6 +159,8 @@ def create_run(
 
     try:
         with write(engine) as conn:
+            if owner is not None:
+                queries.register_owner(conn, owner)
             run_id = _record(
                 conn,
                 flow,
@@ -169,6 +174,7 @@ def create_run(
                 run_key,
                 logical_date,
                 interval,
+                owner.id if owner is not None else None,
             )
     except IntegrityError:
         if run_key is None:
@@ -190,6 +196,7 @@ def _record(
     run_key: str | None,
     logical_date: datetime | None,
     interval: tuple[datetime, datetime] | None,
+    owner: str | None,
 ) -> int:
     queries.register_flow(
         conn,
@@ -213,6 +220,7 @@ def _record(
         run_key=run_key,
         logical_date=logical_date,
         interval=interval,
+        owner=owner,
     )
 
 
@@ -236,12 +244,23 @@ def run_flow(
     flow.graph  # noqa: B018 - definition errors before anything is written
     flow.validate_params(params)  # and invalid params before a worker pool starts
     pool = _executor_for(settings)
-    engine, run_id, values = create_run(flow, params, settings=settings)
+    clock = Clock()
+    owner = new_owner("run", clock)  # the run is created claimed: no scheduler can take it meanwhile
+    engine, run_id, values = create_run(flow, params, settings=settings, owner=owner)
     faults.crash_at("run_created")
     if on_created is not None:
         on_created(run_id)
     try:
-        drive(flow, run_id, values, settings=settings, executor=pool, listener=listener)
+        drive(
+            flow,
+            run_id,
+            values,
+            settings=settings,
+            executor=pool,
+            listener=listener,
+            owner=owner,
+            clock=clock,
+        )
     finally:
         if settings.executor != "local":
             pool.shutdown()

@@ -7,6 +7,7 @@ build a :class:`Settings` with :meth:`Settings.from_env` and hand it on.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, environ: dict[str, str] | None = None, *, cwd: Path | None = None, **overrides: object
+        cls, environ: dict[str, str] | None = None, *, cwd: Path | None = None, **overrides: Any
     ) -> Settings:
         """Build settings: ``overrides`` beat the environment (``environ``, default ``os.environ``),
         which beats the project file ``weir.toml`` (found from ``cwd`` upward), which beats the
@@ -72,7 +73,7 @@ class Settings:
             project_file=project_file,
         )
         if overrides:
-            settings = replace(settings, **overrides)  # type: ignore[arg-type]
+            settings = replace(settings, **overrides)
         settings.validate()
         return settings
 
@@ -132,8 +133,8 @@ def read_project_file(path: Path) -> dict[str, Any]:
     return table
 
 
-def _int(env: object, name: str, default: int) -> int:
-    raw = env.get(name)  # type: ignore[attr-defined]
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
     if not raw:
         return default
     try:

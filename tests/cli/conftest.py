@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +147,166 @@ def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return write
+
+
+PROJECT_FLOWS = '''
+import time
+from pathlib import Path
+
+import weir
+
+
+@weir.task
+def stamp(label: str = "x") -> str:
+    ctx = weir.context()
+    return f"{label}@{ctx.logical_date}"
+
+
+@weir.flow(schedule="@daily", max_active_runs=2)
+def daily_etl(label: str = "etl") -> str:
+    """A daily flow, backfilled in the tests."""
+    return stamp(label)
+
+
+@weir.flow(schedule=weir.every(seconds=1), catchup=True)
+def ticking() -> str:
+    return stamp("tick")
+
+
+@weir.task
+def take(order: int) -> int:
+    return order * 2
+
+
+@weir.flow(schedule=weir.on_event("orders"))
+def on_orders(order: int) -> int:
+    return take(order)
+
+
+@weir.flow(schedule=weir.on_event("orders"))
+def audit_orders(order: int, note: str = "") -> int:
+    return take(order)
+
+
+@weir.flow
+def manual(n: int = 1) -> int:
+    return take(n)
+
+
+@weir.task
+def fragile(marker: str) -> str:
+    if not Path(marker).exists():
+        raise RuntimeError("the marker is missing")
+    return "fixed"
+
+
+@weir.task
+def report(value: str) -> str:
+    return value.upper()
+
+
+@weir.flow
+def breaks(marker: str) -> str:
+    return report(fragile(marker))
+
+
+@weir.task(retries=1)  # a try lost with its process counts against the retries
+def nap(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+@weir.flow
+def sleepy(seconds: float = 30.0) -> float:
+    return nap(seconds)
+
+
+@weir.flow(schedule="@daily")
+def slow_daily(seconds: float = 1.0) -> float:
+    return nap(seconds)
+'''
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project in tmp_path: weir.toml with ``flows = ["flows/"]`` and a flow file there."""
+    (tmp_path / "weir.toml").write_text('[weir]\nflows = ["flows/"]\n')
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "etl.py").write_text(textwrap.dedent(PROJECT_FLOWS))
+    return tmp_path
+
+
+@pytest.fixture
+def weir_env(home: Path) -> dict[str, str]:
+    """The environment the ``weir`` fixture runs its processes with."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
+    env.update({"WEIR_HOME": str(home), "WEIR_WORKERS": "2", "NO_COLOR": "1", "COLUMNS": "200"})
+    return env
+
+
+@pytest.fixture
+def store_runs(home: Path) -> Callable[[], list[dict[str, Any]]]:
+    """``store_runs()``: every run in the test's store (read directly, no weir process), oldest first."""
+
+    def read() -> list[dict[str, Any]]:
+        import sqlite3
+
+        db = home / "weir.db"
+        if not db.exists():
+            return []
+        conn = sqlite3.connect(db, timeout=10)
+        try:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # the store is being made right now
+                return []
+            raise
+        finally:
+            conn.close()
+        return [dict(row) for row in rows]
+
+    return read
+
+
+@pytest.fixture
+def spawn(tmp_path: Path, weir_env: dict[str, str]) -> Iterator[Callable[..., subprocess.Popen[str]]]:
+    """``spawn(*args)``: a ``weir`` process in the background (killed at the end if still running)."""
+    procs: list[subprocess.Popen[str]] = []
+
+    def start(*args: str) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "weir", *args],
+            cwd=tmp_path,
+            env=weir_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def _wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Any]:
+    """``wait_for(condition, timeout=30, what=...)``: poll until ``condition()`` is truthy; return it."""
+    return _wait_for

@@ -46,7 +46,7 @@ def bad_files(write_file, flows_file):
         (["run", "missing.py:x"], "missing.py: no such file"),
         (["run", "flows.py:nope"], "no flow named 'nope'"),
         (["run", "flows.py"], "defines 4 flows (squares, greet, retrying, failing)"),
-        (["run", "flows"], "expected FILE.py:FLOW"),
+        (["run", "flows"], "is not FILE.py:FLOW"),
         (
             ["run", "broken.py:x"],
             "broken.py:5: importing the flow file raised RuntimeError: broken at import",

@@ -1,4 +1,5 @@
-"""The ``weir`` command line: ``weir run``, ``weir flows ...``, ``weir runs ...``, ``weir logs``, ``weir db``.
+"""The ``weir`` command line: ``weir run``, ``weir scheduler``, ``weir trigger``, ``weir backfill``,
+``weir pause|unpause``, ``weir events send``, ``weir flows|runs ...``, ``weir logs``, ``weir db``.
 
 Commands are thin: parse, call the layer below, print. Heavy modules (the store, the SDK,
 pydantic) are imported inside the command functions, so ``weir --help`` stays fast.
@@ -13,32 +14,19 @@ from typing import Annotated, Any
 
 import typer
 
-from weir.cli import flows, runs
-from weir.cli.output import (
-    fail,
-    first_line,
-    handles_errors,
-    jsonable,
-    print_json,
-    shorten,
-    stderr_console,
-    stdout_console,
-    styled,
-)
+from weir.cli import daemon, events, flows, runs, schedule, server
+from weir.cli.foreground import finish
+from weir.cli.output import fail, handles_errors, stderr_console, stdout_console
+from weir.cli.project import FLOW_HELP, FlowsOption, find_flow, load_settings
 
 app = typer.Typer(
     name="weir",
-    help="weir: a workflow orchestrator. Run flows, and inspect their runs, tasks and logs.",
+    help="weir: a workflow orchestrator. Run and schedule flows, and inspect their runs, tasks and logs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(flows.app, name="flows")
-app.add_typer(runs.app, name="runs")
-app.command("logs")(runs.logs)
-
 db_app = typer.Typer(help="Manage the metadata store.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
 
 
 def _version(value: bool) -> None:
@@ -80,7 +68,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
 @app.command("run")
 @handles_errors
 def run(
-    target: Annotated[str, typer.Argument(metavar="FILE.py:FLOW", help="The flow file and flow name.")],
+    target: Annotated[str, typer.Argument(metavar="FLOW", help=FLOW_HELP)],
     param: Annotated[
         list[str] | None,
         typer.Option("--param", "-p", metavar="KEY=VALUE", help="A flow param (repeatable); JSON values."),
@@ -89,21 +77,19 @@ def run(
         str | None,
         typer.Option("--executor", "-e", help="inline or local (default: $WEIR_EXECUTOR, else local)."),
     ] = None,
+    flows: FlowsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, no progress.")] = False,
 ) -> None:
     """Run a flow in the foreground and print its outcome; exit 0 on success, 1 on failure."""
     out, err = stdout_console(), stderr_console()  # before any task swaps sys.stdout
     params = parse_params(param or [])
 
-    from weir.settings import Settings
-
     overrides: dict[str, Any] = {} if executor is None else {"executor": executor}
-    settings = Settings.from_env(**overrides)  # an unknown executor is refused here
+    settings = load_settings(flows, **overrides)  # an unknown executor is refused here
 
     from weir.runs import run_flow
-    from weir.sdk.loader import load_flow
 
-    flow = load_flow(target)
+    flow = find_flow(target, settings)
     flow.validate_params(params)  # refuse bad params before a run or a worker pool exists
 
     from weir.cli.progress import RunProgress
@@ -122,54 +108,20 @@ def run(
         where = f"run {progress.run_id} " if progress.run_id is not None else ""
         print(f"interrupted: {where}cancelled", file=sys.stderr)
         raise typer.Exit(130) from None
-
-    details = runs.run_details(runs.open_store(settings), result_run.id)
-    logs_dir = settings.logs_dir / str(result_run.id)
-    ok = result_run.state == "success"
-    result: Any = None
-    result_note: str | None = None
-    if ok:
-        try:
-            result = result_run.result()
-        except Exception as exc:  # a result that cannot be read back must not hide the outcome
-            result_note = f"result could not be read: {type(exc).__name__}: {exc}"
-    if as_json:
-        is_json, shown = jsonable(result)
-        details.update(
-            {
-                "run_id": result_run.id,
-                "result": shown,
-                "result_is_json": is_json,
-                "logs": str(logs_dir),
-            }
-        )
-        if result_note:
-            details["result_error"] = result_note
-        print_json(details)
-    else:
-        _print_outcome(out, details, ok, result, result_note, str(logs_dir))
-    raise typer.Exit(0 if ok else 1)
+    finish(settings, result_run, as_json=as_json, out=out)
 
 
-def _print_outcome(
-    out: Any, details: dict[str, Any], ok: bool, result: Any, note: str | None, logs_dir: str
-) -> None:
-    duration = details["duration"]
-    took = f" in {duration:.2f}s" if duration is not None else ""
-    out.print(f"run {details['id']} of flow {details['flow']}: {styled(details['state'])}{took}")
-    if ok:
-        out.print(f"result: {note or shorten(repr(result))}", markup=False)
-    else:
-        if details["reason"]:
-            out.print(f"reason: {details['reason']}", markup=False)
-        for row in details["task_runs"]:
-            if row["state"] == "failed":
-                tries = len(row["tries"])
-                error = shorten(first_line(row["error"]) or "no error recorded", 200)
-                plural = "try" if tries == 1 else "tries"
-                out.print(f"  {row['label']}: failed after {tries} {plural}: {error}", markup=False)
-        out.print(f"details: weir runs show {details['id']}", markup=False)
-    out.print(f"logs: {logs_dir}/", markup=False)
+app.command("scheduler")(daemon.scheduler)
+server.register(app)  # weir server, weir api
+app.command("trigger")(schedule.trigger)
+app.command("backfill")(schedule.backfill)
+app.command("pause")(schedule.pause)
+app.command("unpause")(schedule.unpause)
+app.add_typer(events.app, name="events")
+app.add_typer(flows.app, name="flows")
+app.add_typer(runs.app, name="runs")
+app.command("logs")(runs.logs)
+app.add_typer(db_app, name="db")
 
 
 @db_app.command("upgrade")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -23,11 +23,23 @@ class RunProgress:
     console that is not a terminal nothing is drawn (scripts and CI logs stay clean).
     """
 
-    def __init__(self, console: Console, flow_name: str, task_ids: Iterable[str]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        flow_name: str,
+        task_ids: Iterable[str],
+        states: Mapping[str, str] | None = None,
+    ) -> None:
         self._console = console
         self._flow_name = flow_name
         self._states: dict[str, str] = dict.fromkeys(task_ids, "pending")
         self._mapped: set[str] = set()
+        for label, state in (states or {}).items():  # a run taken up again starts where it was
+            if "[" in label:
+                task_id = label.split("[", 1)[0]
+                self._states.pop(task_id, None)
+                self._mapped.add(task_id)
+            self._states[label] = state
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self.run_id: int | None = None

@@ -101,6 +101,9 @@ def run_details(engine: Engine, run_id: int) -> dict[str, Any]:
         "params": run.params,
         "trigger": run.trigger,
         "executor": run.executor,
+        "logical_date": run.logical_date,
+        "interval_start": run.interval_start,
+        "interval_end": run.interval_end,
         "created_at": run.created_at,
         "started_at": run.started_at,
         "ended_at": run.ended_at,
@@ -148,12 +151,13 @@ def list_runs(
         fail(f"unknown run state {state!r}: choose one of {', '.join(s.value for s in RunState)}")
     with open_store().connect() as conn:
         runs = queries.list_runs(conn, flow=flow, state=state, limit=limit)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": r.id,
             "flow": r.flow_name,
             "state": r.state,
             "trigger": r.trigger,
+            "logical_date": r.logical_date,
             "created_at": r.created_at,
             "duration": r.duration,
             "reason": r.reason,
@@ -201,6 +205,9 @@ def show_run(
         console.print(f"  reason:   {details['reason']}", markup=False)
     console.print(f"  params:   {details['params']}", markup=False)
     console.print(f"  trigger:  {details['trigger']}  executor: {details['executor'] or ''}")
+    if details["logical_date"] is not None:
+        interval = f"{when(details['interval_start'])} -> {when(details['interval_end'])}"
+        console.print(f"  logical:  {when(details['logical_date'])} UTC  (data interval {interval})")
     console.print(f"  created:  {when(details['created_at'])} UTC")
     console.print(f"  started:  {when(details['started_at'])}")
     console.print(f"  ended:    {when(details['ended_at'])}")
@@ -272,3 +279,142 @@ def logs(
         fail(f"cannot read the log file {path}: {exc}")
     sys.stdout.write(content)
     sys.stdout.flush()
+
+
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option("--executor", "-e", help="inline or local (default: $WEIR_EXECUTOR, else local)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object, no progress.")]
+
+
+@app.command("cancel")
+@handles_errors
+def cancel(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Cancel a queued or running run: ask the process that drives it, or cancel it in place."""
+    from weir.runs import cancel_run
+    from weir.settings import Settings
+
+    outcome = cancel_run(run_id, settings=Settings.from_env())
+    if as_json:
+        print_json({"run_id": run_id, "requested": outcome.requested})
+        return
+    if outcome.requested:
+        print(f"run {run_id}: asked the process that drives it to cancel it (it stops within seconds)")
+    else:
+        print(f"run {run_id} cancelled (no live process was driving it)")
+
+
+def _again(
+    run_id: int,
+    what: str,
+    store_part: Any,
+    *,
+    executor: str | None,
+    as_json: bool,
+) -> None:
+    """Shared by retry and clear: reset the chosen task runs (``store_part``), then leave the run
+    to a live scheduler that knows its flow, or drive it here."""
+    from weir import runs as api
+    from weir.cli.foreground import drive_existing
+    from weir.cli.project import in_project, live_scheduler, load_settings
+    from weir.store import queries
+
+    overrides: dict[str, Any] = {} if executor is None else {"executor": executor}
+    settings = load_settings(**overrides)
+    engine = open_store(settings)
+    with engine.connect() as conn:
+        run = queries.get_run(conn, run_id)  # NotFoundError names the run
+        path = queries.get_flow(conn, run.flow_name, run.flow_version).path
+    scheduler = live_scheduler(settings) if in_project(settings, path) else None
+    cleared = store_part(settings) if store_part is not None else []
+    if scheduler is not None:
+        if as_json:
+            print_json({"run_id": run_id, "state": "queued", "cleared": cleared, "scheduler": scheduler.id})
+            return
+        shown = f" ({', '.join(cleared)})" if cleared else ""
+        print(
+            f"run {run_id} {what}{shown}: it is queued for the running scheduler ({scheduler.id}); "
+            f"follow it with `weir runs show {run_id}`"
+        )
+        return
+    drive_existing(
+        settings,
+        run_id,
+        lambda listener: api.resume_run(run_id, settings=settings, listener=listener),
+        as_json=as_json,
+    )
+
+
+@app.command("retry")
+@handles_errors
+def retry(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    executor: ExecutorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run again the failed, cancelled and upstream-failed tasks of an ended run.
+
+    Succeeded tasks keep their results. With a live scheduler the run is left queued for it;
+    otherwise it is driven here: exit 0 when it succeeds, 1 when it does not.
+    """
+    from weir import control
+
+    _again(
+        run_id,
+        "retried",
+        lambda settings: control.retry_run(run_id, settings),
+        executor=executor,
+        as_json=as_json,
+    )
+
+
+@app.command("clear")
+@handles_errors
+def clear(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    task: Annotated[
+        list[str], typer.Option("--task", "-t", metavar="TASK", help="A task to run again (repeatable).")
+    ],
+    downstream: Annotated[bool, typer.Option("--downstream", help="Also every task downstream.")] = False,
+    upstream: Annotated[bool, typer.Option("--upstream", help="Also every task upstream.")] = False,
+    executor: ExecutorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run again the chosen tasks of an ended run (and those downstream/upstream of them).
+
+    With a live scheduler the run is left queued for it; otherwise it is driven here: exit 0
+    when it succeeds, 1 when it does not.
+    """
+    from weir import control
+
+    _again(
+        run_id,
+        "cleared",
+        lambda settings: control.clear_run(run_id, task, settings, downstream=downstream, upstream=upstream),
+        executor=executor,
+        as_json=as_json,
+    )
+
+
+@app.command("resume")
+@handles_errors
+def resume(
+    run_id: Annotated[int, typer.Argument(metavar="RUN", help="The run id.")],
+    executor: ExecutorOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take up an unfinished run whose driving process died, and drive it to the end.
+
+    Tasks that succeeded are not run again. With a live scheduler that knows the flow, the
+    run is left to it (it takes up such runs by itself).
+    """
+    from weir import control
+    from weir.cli.project import load_settings
+
+    settings = load_settings()
+    control.claim_for_resume(run_id, settings)  # refuses an ended run, or one a live process drives
+    _again(run_id, "released", None, executor=executor, as_json=as_json)

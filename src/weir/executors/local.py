@@ -181,15 +181,18 @@ class LocalExecutor(Executor):
         busy = any(w.item is not None for w in self._workers.values())
         if self._reports or (timeout is None and not (busy or self._queue)):
             timeout = 0
-        conns = {w.conn: w for w in self._workers.values()}
+        # wait() is typed to return any waitable (Connection | socket | int); it returns some of
+        # the objects it was given, so look each up and use the worker's own Connection.
+        conns: dict[object, _Worker] = {w.conn: w for w in self._workers.values()}
         if conns:
-            ready = wait(list(conns), timeout)
+            ready = wait([w.conn for w in conns.values()], timeout)
         else:
             ready = []
             if timeout:
                 time.sleep(timeout)
-        for conn in ready:
-            worker = conns[conn]
+        for ready_conn in ready:
+            worker = conns[ready_conn]
+            conn = worker.conn
             while worker.alive:
                 try:
                     message = conn.recv()

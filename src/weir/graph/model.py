@@ -276,7 +276,7 @@ class Graph:
     @property
     def edges(self) -> list[tuple[str, str, str]]:
         """``(upstream, downstream, kind)`` for each edge; kind is ``data`` or ``order``."""
-        out = []
+        out: list[tuple[str, str, str]] = []
         for node in self.nodes.values():
             out.extend((up, node.task_id, "data") for up in node.data_upstream)
             out.extend(

@@ -159,12 +159,12 @@ class RunDriver:
             self.task_runs[record.key] = record
         self._open_nodes = sum(1 for r in task_runs if r.map_index < 0 and r.state not in TASK_TERMINAL)
         for t in tries:
-            record = self.task_runs.get((t.task_id, t.map_index))
-            if record is None or t.number != record.try_number:
+            owner = self.task_runs.get((t.task_id, t.map_index))
+            if owner is None or t.number != owner.try_number:
                 continue
             key = (self.run_id, t.task_id, t.map_index, t.number)
-            if t.state in TASK_SUCCESSES and record.state in TASK_SUCCESSES:
-                self.results[record.key] = ResultRef(
+            if t.state in TASK_SUCCESSES and owner.state in TASK_SUCCESSES:
+                self.results[owner.key] = ResultRef(
                     data=t.result_data, path=t.result_path, size=t.result_size or 0
                 )
                 if t.result_length is not None and t.map_index < 0:
@@ -283,16 +283,16 @@ class RunDriver:
         """Let time pass: due retries become ready; returns the tries to stop (timed out)."""
         now = self.clock.monotonic()
         while self.retry_at and self.retry_at[0][0] <= now:
-            _, key = heapq.heappop(self.retry_at)
-            record = self.task_runs[key]
+            _, task_key = heapq.heappop(self.retry_at)
+            record = self.task_runs[task_key]
             if record.state == TaskState.UP_FOR_RETRY:
                 self._requeue(record)
         to_stop: list[TryKey] = []
         while self.deadlines and self.deadlines[0][0] <= now:
-            _, key = heapq.heappop(self.deadlines)
-            if key in self.inflight and key not in self.cancelling:
-                self.cancelling[key] = "timeout"
-                to_stop.append(key)
+            _, try_key = heapq.heappop(self.deadlines)
+            if try_key in self.inflight and try_key not in self.cancelling:
+                self.cancelling[try_key] = "timeout"
+                to_stop.append(try_key)
         if (
             self._run_deadline is not None
             and now >= self._run_deadline

@@ -14,6 +14,7 @@ import socket
 import uuid
 from typing import TYPE_CHECKING
 
+from weir.errors import WeirError
 from weir.scheduler import faults
 from weir.scheduler.clock import Clock
 from weir.scheduler.driver import RunDriver
@@ -24,7 +25,12 @@ from weir.store.records import Changes, OwnerRecord
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from weir.executors.base import Executor, TryKey
+    from weir.executors.base import Executor, Report, TryKey
+
+
+class RunClaimedError(WeirError):
+    """A run that another live process drives."""
+
 
 #: Seconds between looks for cancel requests while runs are active.
 CANCEL_CHECK = 0.25
@@ -83,11 +89,17 @@ class Loop:
         self._next_heartbeat = 0.0
 
     def add(self, driver: RunDriver) -> None:
-        """Take ``driver``'s run into the loop and start it."""
+        """Claim ``driver``'s run for this owner, take it into the loop and start it.
+
+        Raises:
+            RunClaimedError: another live process drives the run.
+        """
+        self.register()
+        with self._conn.begin():
+            claimed = queries.claim_run(self._conn, driver.run_id, self.owner.id)
+        if not claimed:
+            raise RunClaimedError(f"run {driver.run_id} is driven by another process")
         self.drivers[driver.run_id] = driver
-        if self._registered:
-            with self._conn.begin():
-                queries.set_run_owner(self._conn, driver.run_id, self.owner.id, None)
         driver.begin()
 
     def run(self) -> None:
@@ -123,7 +135,7 @@ class Loop:
                 driver.on_report(report)
         self._tick()
 
-    def _sleep(self, seconds: float | None) -> list:  # type: ignore[type-arg]
+    def _sleep(self, seconds: float | None) -> list[Report]:
         if seconds:
             self.clock.sleep(seconds)
         return []
@@ -227,8 +239,6 @@ class Loop:
             return
         with self._conn.begin():
             queries.register_owner(self._conn, self.owner)
-            for run_id in self.drivers:
-                queries.set_run_owner(self._conn, run_id, self.owner.id, None)
         self._registered = True
 
     def _abort(self, reason: str) -> None:
@@ -241,9 +251,9 @@ class Loop:
             deadline = self.clock.monotonic() + 3.0
             while any(d.inflight for d in self.drivers.values()) and self.clock.monotonic() < deadline:
                 for report in self.executor.poll(0.1):
-                    driver = self.drivers.get(report.key[0])
-                    if driver is not None:
-                        driver.on_report(report)
+                    target = self.drivers.get(report.key[0])
+                    if target is not None:
+                        target.on_report(report)
             for driver in self.drivers.values():
                 driver.callbacks.clear()
             self._flush()

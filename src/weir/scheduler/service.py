@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from weir.control import drive_in
 from weir.errors import WeirError
 from weir.scheduler.clock import Clock
-from weir.scheduler.loop import Loop, new_owner, owner_alive
+from weir.scheduler.loop import Loop, RunClaimedError, new_owner, owner_alive
 from weir.settings import Settings
 from weir.store import queries
 from weir.store.db import get_engine, write
@@ -262,18 +262,22 @@ class Scheduler:
         self.loop.beat()
         with self.engine.connect() as conn:
             active = queries.active_runs_by_flow(conn)
+            paused = [name for name, state in queries.get_flow_states(conn).items() if state.paused]
             orphans: list[RunRecord] = []
             if self.clock.monotonic() >= self._next_orphan_check:
                 self._next_orphan_check = self.clock.monotonic() + ORPHAN_CHECK
                 owned = queries.owned_active_runs(conn, exclude_owner=self.owner.id)
                 owners = {r.owner: queries.get_owner(conn, r.owner) for r in owned if r.owner}
-                orphans = [r for r in owned if not owner_alive(owners.get(r.owner), self.clock)]
+                orphans = [
+                    r for r in owned if not owner_alive(owners.get(r.owner) if r.owner else None, self.clock)
+                ]
         for run in orphans:
             self._take(run, active, orphan=True)
         # Flows at their limit are left out of the query, and it is asked again after a flow
         # fills up, so one flow's long backlog never hides another flow's runs.
         for _ in range(10):
-            full = [name for name, count in active.items() if count >= self._limit(name)]
+            # Queued runs of a paused flow wait for the unpause (runs already going continue).
+            full = [name for name, count in active.items() if count >= self._limit(name)] + paused
             with self.engine.connect() as conn:
                 candidates = queries.runs_to_start(conn, exclude_flows=full)
             took = [run for run in candidates if self._take(run, active, orphan=False)]
@@ -302,7 +306,10 @@ class Scheduler:
                 return False
         if not orphan:
             active[run.flow_name] = active.get(run.flow_name, 0) + 1
-        self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
+        try:
+            self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
+        except RunClaimedError:
+            return False
         return True
 
     def _limit(self, flow_name: str) -> int:
@@ -345,10 +352,14 @@ class Scheduler:
     def _hand_back(self, grace: float) -> None:
         """Stop taking work, let running tries end, and release the runs still unfinished."""
         deadline = self.clock.monotonic() + grace
-        for driver in self.loop.drivers.values():
-            driver.ready.clear()
-            driver.resubmit.clear()
-        while any(d.inflight for d in self.loop.drivers.values()) and self.clock.monotonic() < deadline:
+        while True:
+            for driver in self.loop.drivers.values():
+                # Tries ending now make downstream tasks ready: none of them starts either.
+                driver.ready.clear()
+                driver.resubmit.clear()
+                driver.callbacks.clear()
+            if not any(d.inflight for d in self.loop.drivers.values()) or self.clock.monotonic() >= deadline:
+                break
             self.loop.step(0.2)
         self.loop.close()
         with write(self.engine) as conn:

@@ -62,7 +62,8 @@ def cron(expr: str, tz: str | ZoneInfo = "UTC") -> Cron:
     Raises:
         ScheduleError: ``field == "schedule"`` for a bad expression, ``"tz"`` for an unknown timezone.
     """
-    return Cron(expr, tz=tz)  # type: ignore[arg-type]  # Cron stores the zone's name
+    # Cron's tz field is the str it stores; its __post_init__ also takes a ZoneInfo and keeps its name.
+    return Cron(expr, tz=tz)  # type: ignore[arg-type]
 
 
 def every(

@@ -34,6 +34,7 @@ def load_file(path: str | Path) -> ModuleType:
     if spec is None or spec.loader is None:
         raise FlowLoadError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
+    # weir's own markers on the module object, which ModuleType does not declare.
     module.__weir_flow_file__ = str(file)  # type: ignore[attr-defined]
     module.__weir_mtime__ = file.stat().st_mtime_ns  # type: ignore[attr-defined]
     sys.modules[name] = module

@@ -34,7 +34,7 @@ class Task:
         self.fn = fn
         self.name = name
         self.policy = policy
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
         return f"<weir.task {self.name}>"

@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from contextvars import ContextVar
+from dataclasses import dataclass, field
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import FlowDefinitionError
@@ -29,9 +31,9 @@ def current_tracer() -> Tracer | None:
 
 def caller_location() -> str:
     """``file:line`` of the nearest calling frame outside weir's authoring code (the user's line)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith(("weir.sdk", "weir.graph")):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if frame is None:
         return "<unknown>"
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
@@ -131,25 +133,21 @@ def _refs(value: Any, where: str) -> list[TaskRef]:
     return items
 
 
+@dataclass(slots=True, kw_only=True, eq=False)
 class _NodeDraft:
-    __slots__ = (
-        "args",
-        "code_hash",
-        "data_upstream",
-        "kwargs",
-        "location",
-        "map_over",
-        "mapped",
-        "order",
-        "policy",
-        "task_id",
-        "task_name",
-    )
+    """A node while its flow body is traced: ``order`` still grows with ``a >> b``."""
 
-    def __init__(self, **kw: Any) -> None:
-        self.order: list[str] = []
-        for key, value in kw.items():
-            setattr(self, key, value)
+    task_id: str
+    task_name: str
+    policy: TaskPolicy
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    map_over: Any
+    mapped: bool
+    data_upstream: list[str]
+    location: str
+    code_hash: str
+    order: list[str] = field(default_factory=list)
 
 
 class Tracer:

@@ -196,7 +196,7 @@ def gantt(tries: list[TryRecord], order: dict[str, int], now: datetime) -> Gantt
                 title=f"{label} try {t.number}: {t.state}, {seconds:.3f}s",
             )
         )
-    rows = [
+    rows: list[tuple[str, float, str, int]] = [
         (k[0] if k[1] < 0 else f"{k[0]}[{k[1]}]", 20 + i * GANTT_ROW, k[0], k[1]) for i, k in enumerate(keys)
     ]
     ticks = []

@@ -92,7 +92,7 @@ class Metrics:
         from prometheus_client import CollectorRegistry
 
         self._registry = CollectorRegistry(auto_describe=False)
-        self._registry.register(StoreCollector(state))  # type: ignore[arg-type]
+        self._registry.register(StoreCollector(state))
         self._lock = threading.Lock()
         self._cached: tuple[float, bytes] | None = None
 

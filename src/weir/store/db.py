@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from weir.errors import SettingsError
 
@@ -54,7 +57,7 @@ def _create(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
             # Let SQLAlchemy's BEGIN (below) open transactions, not the driver.
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
@@ -64,7 +67,7 @@ def _create(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin(conn):  # type: ignore[no-untyped-def]
+        def _begin(conn: Connection) -> None:
             # A writer takes the lock up front (IMMEDIATE), so two writers queue on busy_timeout
             # instead of one failing with "database is locked" half-way through; readers stay
             # DEFERRED and never wait for a writer (WAL).
@@ -79,7 +82,7 @@ def _create(url: str) -> Engine:
     )
 
 
-def write(engine: Engine):  # type: ignore[no-untyped-def]
+def write(engine: Engine) -> AbstractContextManager[Connection]:
     """A transaction for writing: ``with write(engine) as conn: ...`` commits on success."""
     return engine.execution_options(weir_write=True).begin()
 

@@ -127,8 +127,12 @@ def create_run(
     run_key: str | None = None,
     logical_date: datetime | None = None,
     interval: tuple[datetime, datetime] | None = None,
+    owner: str | None = None,
 ) -> int:
     """Insert a queued run and its pending task runs; returns the run id.
+
+    With ``owner`` the run is created already claimed by that driver, so no scheduler can
+    take it in between.
 
     A ``run_key`` that exists already raises the driver's IntegrityError: run creation for a
     (flow, logical date) or an event id is idempotent.
@@ -146,6 +150,7 @@ def create_run(
             logical_date=logical_date,
             interval_start=interval[0] if interval else None,
             interval_end=interval[1] if interval else None,
+            owner=owner,
             created_at=now,
         )
         .returning(runs_t.c.id)
@@ -305,7 +310,9 @@ def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
         .order_by(flows_t.c.name)
     ).mappings()
     flows = [_flow(row) for row in rows]
-    counts = dict(conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all())
+    counts: dict[str, int] = dict(
+        conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all()
+    )
     last_ids = select(func.max(runs_t.c.id)).group_by(runs_t.c.flow_name).scalar_subquery()
     last_state = dict(
         conn.execute(select(runs_t.c.flow_name, runs_t.c.state).where(runs_t.c.id.in_(last_ids))).all()
@@ -320,7 +327,19 @@ cache_t = CacheRow.__table__
 
 
 def register_owner(conn: Connection, owner: OwnerRecord) -> None:
-    conn.execute(insert(owners_t).values(**_row(owner, _OWNER_FIELDS)))
+    """Record ``owner`` (once: registering it again changes nothing)."""
+    if conn.execute(select(owners_t.c.id).where(owners_t.c.id == owner.id)).first() is None:
+        conn.execute(insert(owners_t).values(**_row(owner, _OWNER_FIELDS)))
+
+
+def claim_run(conn: Connection, run_id: int, owner: str) -> bool:
+    """Make ``owner`` the run's driver, if nobody (or ``owner`` itself) drives it."""
+    result = conn.execute(
+        update(runs_t)
+        .where(runs_t.c.id == run_id, (runs_t.c.owner.is_(None)) | (runs_t.c.owner == owner))
+        .values(owner=owner)
+    )
+    return result.rowcount == 1
 
 
 def heartbeat(conn: Connection, owner_id: str, now: datetime) -> None:
@@ -409,7 +428,7 @@ def upsert_flow_state(
     """Record where a flow lives and its schedule; ``paused`` applies only when it is new."""
     row = conn.execute(select(flow_state_t).where(flow_state_t.c.name == name)).mappings().first()
     if row is None:
-        values = {
+        values: dict[str, Any] = {
             "name": name,
             "path": path,
             "schedule": schedule,

@@ -8,7 +8,7 @@ appends a row to ``events``; the ``state`` columns are the current state, cached
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     TypeDecorator,
 )
@@ -46,7 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    pass
+    # Every model here maps a plain Table; saying so lets Core verbs (insert, update, delete)
+    # take ``Model.__table__``, which SQLAlchemy types as the wider FromClause.
+    __table__: ClassVar[Table]
 
 
 class FlowRow(Base):

@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select, text, union_all
 
@@ -106,7 +106,9 @@ def flow_overviews(conn: Connection, *, recent: int = 20) -> list[FlowOverview]:
         flows.setdefault(row["name"], _pick(FlowRecord, row))
     if not flows:
         return []
-    counts = dict(conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all())
+    counts: dict[str, int] = dict(
+        conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all()
+    )
     by_flow = _recent_runs(conn, list(flows), recent)
     return [
         FlowOverview(flow=flow, run_count=counts.get(name, 0), recent=by_flow.get(name, []))
@@ -139,7 +141,12 @@ def _recent_runs(conn: Connection, names: list[str], limit: int) -> dict[str, li
     return out
 
 
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+_T = TypeVar("_T")
+
+
+def _chunks(items: list[_T], size: int) -> Iterable[list[_T]]:
+    # Generic rather than list[Any] on purpose: with an Any first branch, the conditional
+    # ``chunk[0] if ... else union_all(*chunk)`` above crashes mypy 2.4 (INTERNAL ERROR).
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

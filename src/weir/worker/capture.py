@@ -26,6 +26,7 @@ def capture(path: Path, *, fd_level: bool) -> Iterator[TextIO]:
     executor, sharing a terminal with the CLI) only Python's ``sys.stdout``/``sys.stderr``
     are swapped. The file is line-buffered, so the log can be read while the task runs.
     """
+    # _LazyLog is an io.TextIOBase, which typeshed does not count as a typing.TextIO.
     log: TextIO = _open(path) if fd_level else _LazyLog(path)  # type: ignore[assignment]
     handler = logging.StreamHandler(log)
     handler.setFormatter(_FORMAT)
@@ -93,7 +94,7 @@ class _LazyLog(io.TextIOBase):
         return False
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override]  # typeshed: a writable attribute; read-only here
         return "utf-8"
 
     def close(self) -> None:

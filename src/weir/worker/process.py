@@ -47,6 +47,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError, ValueError):
+            # sys.stdout is typed TextIO, which has no reconfigure(); here it is a TextIOWrapper,
+            # and the AttributeError of any other stream is suppressed above.
             stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     conn = Connection(int(argv[0]))
     try:

@@ -1,0 +1,88 @@
+"""Driving a run in the foreground and printing how it ended: ``weir run``, and ``weir runs
+retry|clear|resume`` when no scheduler is there to do it. Exit 0 on success, 1 otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from weir.cli.output import first_line, jsonable, print_json, shorten, stderr_console, stdout_console, styled
+
+if TYPE_CHECKING:
+    from weir.runs import Run
+    from weir.settings import Settings
+
+
+def finish(settings: Settings, result_run: Run, *, as_json: bool, out: Any = None) -> None:
+    """Print the outcome of ``result_run`` (text or JSON) and exit 0 on success, 1 otherwise."""
+    from weir.cli.runs import open_store, run_details
+
+    out = out or stdout_console()
+    details = run_details(open_store(settings), result_run.id)
+    logs_dir = settings.logs_dir / str(result_run.id)
+    ok = result_run.state == "success"
+    result: Any = None
+    result_note: str | None = None
+    if ok:
+        try:
+            result = result_run.result()
+        except Exception as exc:  # a result that cannot be read back must not hide the outcome
+            result_note = f"result could not be read: {type(exc).__name__}: {exc}"
+    if as_json:
+        is_json, shown = jsonable(result)
+        details.update(
+            {"run_id": result_run.id, "result": shown, "result_is_json": is_json, "logs": str(logs_dir)}
+        )
+        if result_note:
+            details["result_error"] = result_note
+        print_json(details)
+    else:
+        print_outcome(out, details, ok, result, result_note, str(logs_dir))
+    raise typer.Exit(0 if ok else 1)
+
+
+def print_outcome(
+    out: Any, details: dict[str, Any], ok: bool, result: Any, note: str | None, logs_dir: str
+) -> None:
+    """The end of a foreground run: state and duration, then the result or what failed."""
+    duration = details["duration"]
+    took = f" in {duration:.2f}s" if duration is not None else ""
+    out.print(f"run {details['id']} of flow {details['flow']}: {styled(details['state'])}{took}")
+    if ok:
+        out.print(f"result: {note or shorten(repr(result))}", markup=False)
+    else:
+        if details["reason"]:
+            out.print(f"reason: {details['reason']}", markup=False)
+        for row in details["task_runs"]:
+            if row["state"] == "failed":
+                tries = len(row["tries"])
+                error = shorten(first_line(row["error"]) or "no error recorded", 200)
+                plural = "try" if tries == 1 else "tries"
+                out.print(f"  {row['label']}: failed after {tries} {plural}: {error}", markup=False)
+        out.print(f"details: weir runs show {details['id']}", markup=False)
+    out.print(f"logs: {logs_dir}/", markup=False)
+
+
+def drive_existing(settings: Settings, run_id: int, action: Callable[[Any], Run], *, as_json: bool) -> None:
+    """Drive the existing run ``run_id`` here with live progress: ``action(listener)`` does it
+    (``weir.runs.retry_run``, ...). Prints the outcome and exits like ``weir run``."""
+    from weir.cli.progress import RunProgress
+    from weir.cli.runs import open_store, run_details
+
+    out, err = stdout_console(), stderr_console()  # before any task swaps sys.stdout
+    details = run_details(open_store(settings), run_id)
+    labels = [row["label"] for row in details["task_runs"] if row["map_index"] < 0]
+    states = {row["label"]: row["state"] for row in details["task_runs"]}
+    progress = RunProgress(err, details["flow"], labels, states)
+    progress.created(run_id)
+    try:
+        with contextlib.nullcontext() if as_json else progress:
+            result_run = action(progress.update)
+    except KeyboardInterrupt:
+        print(f"interrupted: run {run_id} cancelled", file=sys.stderr)
+        raise typer.Exit(130) from None
+    finish(settings, result_run, as_json=as_json, out=out)
