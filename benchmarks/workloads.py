@@ -24,6 +24,11 @@ def noop(*_args: object) -> int:
 
 
 @weir.task
+def one(_x: int) -> int:
+    return 1
+
+
+@weir.task
 def nap(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
@@ -56,7 +61,7 @@ def w2_fan() -> int:
 
 @weir.flow
 def w2_fan_mapped() -> int:
-    return join(noop.map(make_list(W2_N)))
+    return join(one.map(make_list(W2_N)))
 
 
 @weir.flow

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from weir.errors import NotFoundError, StaleStateError
+from weir.store.fastpath import Prepared
 from weir.store.records import (
     CacheEntry,
     Changes,
@@ -81,6 +82,12 @@ def _try_update_statement() -> Any:
 
 
 _update_try = _try_update_statement()
+
+# The statements of every scheduler step, compiled once per dialect (see fastpath.py).
+_fast_update_task_run = Prepared(_update_task_run)
+_fast_insert_try = Prepared(insert(tries_t).values({name: bindparam(name) for name in _TRY_FIELDS}))
+_fast_update_try = Prepared(_update_try)
+_fast_insert_event = Prepared(insert(events_t).values({name: bindparam(name) for name in _EVENT_FIELDS}))
 
 
 def register_flow(
@@ -187,13 +194,13 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
             row["b_map_index"] = row.pop("map_index")
             row["b_expected"] = change.expected
             params.append(row)
-        result = conn.execute(_update_task_run, params)
-        if result.rowcount != len(params):
+        changed = _fast_update_task_run.execute(conn, params)
+        if changed != len(params):
             raise StaleStateError(
-                f"{len(params) - result.rowcount} of {len(params)} task run(s) were not in the expected state"
+                f"{len(params) - changed} of {len(params)} task run(s) were not in the expected state"
             )
     if changes.new_tries:
-        conn.execute(insert(tries_t), [_row(t, _TRY_FIELDS) for t in changes.new_tries])
+        _fast_insert_try.execute(conn, [_row(t, _TRY_FIELDS) for t in changes.new_tries])
     if changes.tries:
         params = []
         for record in changes.tries:
@@ -201,7 +208,7 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
             for key in ("run_id", "task_id", "map_index", "number"):
                 row[f"b_{key}"] = row.pop(key)
             params.append(row)
-        conn.execute(_update_try, params)
+        _fast_update_try.execute(conn, params)
     for run in changes.runs:
         values: dict[str, Any] = {"state": run.state}
         for name in ("started_at", "ended_at", "reason", "result_data", "result_path"):
@@ -214,7 +221,7 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
         if result.rowcount != 1:
             raise StaleStateError(f"run {run.run_id} was not {run.expected} any more")
     if changes.events:
-        conn.execute(insert(events_t), [_row(e, _EVENT_FIELDS) for e in changes.events])
+        _fast_insert_event.execute(conn, [_row(e, _EVENT_FIELDS) for e in changes.events])
 
 
 def _run(row: Any) -> RunRecord:

@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from weir.executors.base import Finished, Started, TryKey, WorkItem
+from weir.worker.capture import FdForwarder
 from weir.worker.flows import find_flow
 from weir.worker.runner import InputCache, execute
 
@@ -57,6 +58,8 @@ def main(argv: list[str]) -> int:
         return 0
     # Task logs capture INFO records (capture() leaves the root level to the executor).
     logging.getLogger().setLevel(logging.INFO)
+    # Descriptors 1 and 2 become a pipe copied into each try's log (see capture.py).
+    FdForwarder.install()
     sys.path[:] = init["sys_path"]
     os.chdir(init["cwd"])
     _watch_parent(os.getppid())
