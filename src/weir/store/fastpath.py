@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 Processor = Callable[[Any], Any] | None
@@ -56,7 +57,9 @@ class Prepared:
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
+            # A DML statement compiles to an SQLCompiler (the base type has no binds).
             compiled = self.statement.compile(dialect=dialect)
+            assert isinstance(compiled, SQLCompiler)
             names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
             processors: list[Processor] = [compiled.binds[n].type.bind_processor(dialect) for n in names]
             entry = (compiled.string, names, processors, bool(compiled.positional))
