@@ -146,11 +146,11 @@ def preview(
     the store does not exist yet, so every interval would get a new run)."""
     if not read:
         return [Item(interval=i, action=LEFT if only_failed else CREATE) for i in intervals]
-    from weir.scheduler.clock import Clock
+    from weir.scheduler.clock import SystemClock
     from weir.store import queries
     from weir.store.db import get_engine
 
-    clock = Clock()
+    clock = SystemClock()
     items = []
     with get_engine(settings.database_url).connect() as conn:
         for interval in intervals:
@@ -237,14 +237,14 @@ def backfill(
     Raises:
         ParamsError: invalid params (nothing is written).
     """
-    from weir.scheduler.clock import Clock
+    from weir.scheduler.clock import SystemClock
     from weir.scheduler.loop import Loop, new_owner
     from weir.store.db import get_engine
 
     values = flow.validate_params(params or {})
     spec = flow.schedule_spec
     limit = max_active or (spec.max_active_runs if spec is not None else 1)
-    clock = clock or Clock()
+    clock = clock or SystemClock()
     stop = stop or threading.Event()
     engine = get_engine(settings.database_url)
     items = preview(flow, intervals, settings=settings, only_failed=only_failed)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import NotFoundError, WeirError
-from weir.scheduler.clock import Clock
+from weir.scheduler.clock import Clock, SystemClock
 from weir.settings import Settings
 from weir.states import (
     RUN_TERMINAL,
@@ -113,7 +113,7 @@ def drive(
     """
     from weir.scheduler.loop import Loop, new_owner
 
-    clock = clock or Clock()
+    clock = clock or SystemClock()
     engine = get_engine(settings.database_url)
     with engine.connect() as conn:
         run = queries.get_run(conn, run_id)
@@ -175,7 +175,7 @@ def cancel_run(run_id: int, settings: Settings, clock: Clock | None = None) -> C
     """
     from weir.scheduler.loop import owner_alive
 
-    clock = clock or Clock()
+    clock = clock or SystemClock()
     engine = get_engine(settings.database_url)
     with write(engine) as conn:
         run = queries.get_run(conn, run_id)
@@ -247,7 +247,7 @@ def retry_run(run_id: int, settings: Settings, clock: Clock | None = None) -> li
         bad = {TaskState.FAILED, TaskState.CANCELLED, TaskState.UPSTREAM_FAILED}
         return {r.task_id for r in records if r.state in bad}
 
-    return _clear(run_id, settings, clock or Clock(), chosen, what="retry")
+    return _clear(run_id, settings, clock or SystemClock(), chosen, what="retry")
 
 
 def clear_run(
@@ -279,7 +279,7 @@ def clear_run(
             picked |= _reach(graph, wanted, lambda n: graph.nodes[n].upstream)
         return picked
 
-    return _clear(run_id, settings, clock or Clock(), chosen, what="clear")
+    return _clear(run_id, settings, clock or SystemClock(), chosen, what="clear")
 
 
 def _reach(graph: Any, start: list[str], step: Any) -> set[str]:
@@ -368,7 +368,7 @@ def claim_for_resume(run_id: int, settings: Settings, clock: Clock | None = None
     """
     from weir.scheduler.loop import owner_alive
 
-    clock = clock or Clock()
+    clock = clock or SystemClock()
     engine = get_engine(settings.database_url)
     with write(engine) as conn:
         run = queries.get_run(conn, run_id)

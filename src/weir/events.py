@@ -23,7 +23,23 @@ if TYPE_CHECKING:
 
 
 class EventError(WeirError):
-    """An event that cannot be sent: a bad name or payload, no flow listening, paused flows."""
+    """An event that cannot be sent: a bad name or payload, no flow listening, paused flows.
+
+    Attributes:
+        field: the part of the event at fault (``name``, ``id`` or ``payload``), or None.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NoListenerError(EventError):
+    """No flow listens to the event (or there are no flow folders to look for listeners in)."""
+
+
+class PausedListenersError(EventError):
+    """Every flow that listens to the event is paused: nothing was sent."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,7 +72,7 @@ def parse_payload(text: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise EventError(f"invalid payload: not JSON ({exc})") from None
+        raise EventError(f"invalid payload: not JSON ({exc})", field="payload") from None
     return check_payload(value)
 
 
@@ -70,7 +86,9 @@ def check_payload(value: Any) -> dict[str, Any]:
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(value), "a number" if isinstance(value, int | float) else type(value).__name__
         )
-        raise EventError(f"invalid payload: expected a JSON object (its keys are the params), got {kind}")
+        raise EventError(
+            f"invalid payload: expected a JSON object (its keys are the params), got {kind}", field="payload"
+        )
     return value
 
 
@@ -116,20 +134,20 @@ def send_event(
     try:
         on_event(name)
     except ScheduleError as exc:
-        raise EventError(f"invalid event name: {exc.reason}") from None
+        raise EventError(f"invalid event name: {exc.reason}", field="name") from None
     if event_id is not None and (not event_id.strip() or len(event_id) > 150):
-        raise EventError("invalid id: expected 1 to 150 characters")
+        raise EventError("invalid id: expected 1 to 150 characters", field="id")
     data = check_payload(dict(payload) if payload is not None else {})
     if flows is None:
         flows = _discover(settings)
     listening = listeners(name, flows)
     if not listening:
-        raise EventError(f"no flow listens to event {name!r}")
+        raise NoListenerError(f"no flow listens to event {name!r}")
     paused = _paused(settings, listening)
     active = [flow for flow in listening if flow.name not in paused]
     if not active:
         names = ", ".join(repr(flow.name) for flow in listening)
-        raise EventError(
+        raise PausedListenersError(
             f"flow {names} {'is' if len(listening) == 1 else 'are'} paused: nothing was sent "
             f"(`weir unpause {listening[0].name}` first)"
         )
@@ -170,7 +188,7 @@ def _discover(settings: Settings) -> dict[str, Flow]:
     from weir.sdk.discovery import Discovery
 
     if not settings.flows_dirs:
-        raise EventError(
+        raise NoListenerError(
             'no flow folders to find listeners in: add a weir.toml with [weir] flows = ["flows/"], '
             "or pass --flows DIR"
         )

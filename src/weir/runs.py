@@ -13,7 +13,7 @@ from weir.errors import WeirError
 from weir.executors import create_executor
 from weir.results import ResultRef
 from weir.scheduler import faults
-from weir.scheduler.clock import Clock
+from weir.scheduler.clock import SystemClock
 from weir.scheduler.loop import new_owner
 from weir.settings import Settings
 from weir.states import RunState
@@ -244,7 +244,7 @@ def run_flow(
     flow.graph  # noqa: B018 - definition errors before anything is written
     flow.validate_params(params)  # and invalid params before a worker pool starts
     pool = _executor_for(settings)
-    clock = Clock()
+    clock = SystemClock()
     owner = new_owner("run", clock)  # the run is created claimed: no scheduler can take it meanwhile
     engine, run_id, values = create_run(flow, params, settings=settings, owner=owner)
     faults.crash_at("run_created")

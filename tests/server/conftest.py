@@ -141,3 +141,44 @@ def drive(settings: Any) -> Callable[[int], Any]:
         return get_run(run_id, settings)
 
     return drive_run
+
+
+EVENT_FLOWS = """
+import weir
+
+
+@weir.task
+def count(n: int) -> int:
+    return n
+
+
+@weir.flow(schedule=weir.on_event("orders.arrived"))
+def orders(n: int) -> int:
+    return count(n)
+
+
+@weir.flow(schedule=[weir.on_event("orders.arrived"), weir.on_event("orders.late")])
+def audit(n: int = 0) -> int:
+    return count(n)
+"""
+
+
+@pytest.fixture
+def event_settings(tmp_path: Path, store_url: str) -> Any:
+    """Settings whose flow folder holds two flows listening to ``orders.arrived``."""
+    from weir.settings import Settings
+
+    folder = tmp_path / "event_flows"
+    folder.mkdir()
+    (folder / "orders.py").write_text(textwrap.dedent(EVENT_FLOWS))
+    return Settings.from_env(executor="inline", flows_dirs=(folder,))
+
+
+@pytest.fixture
+def event_client(event_settings: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from weir.server import create_app
+
+    with TestClient(create_app(event_settings)) as test_client:
+        yield test_client

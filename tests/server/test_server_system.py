@@ -74,12 +74,6 @@ def test_metrics_count_runs_and_task_runs_by_flow_and_state(
     assert "weir_running_tasks 0.0" in text
 
 
-def test_sending_events_is_not_implemented_yet(client: Any) -> None:
-    response = client.post("/api/v1/events", json={"name": "x"})
-    assert response.status_code == 501
-    assert response.json()["error"] == "not_implemented"
-
-
 def test_the_openapi_schema_and_the_docs_page_are_served_from_the_server(client: Any) -> None:
     schema = client.get("/api/v1/openapi.json").json()
     paths = set(schema["paths"])

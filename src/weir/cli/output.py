@@ -54,7 +54,7 @@ def handles_errors(command: F) -> F:
         except WeirError as exc:
             fail(str(exc) or type(exc).__name__)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps gives it command's signature
 
 
 def print_json(value: Any) -> None:

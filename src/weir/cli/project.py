@@ -89,12 +89,12 @@ def live_scheduler(settings: Settings) -> OwnerRecord | None:
     """A scheduler process that is alive now (it beats its heartbeat), if there is one."""
     if not store_exists(settings):
         return None
-    from weir.scheduler.clock import Clock
+    from weir.scheduler.clock import SystemClock
     from weir.scheduler.loop import owner_alive
     from weir.store import views
     from weir.store.db import get_engine
 
-    clock = Clock()
+    clock = SystemClock()
     with get_engine(settings.database_url).connect() as conn:
         owners = views.owners(conn)
     return next((o for o in owners if o.kind == "scheduler" and owner_alive(o, clock)), None)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from weir.settings import Settings
+    from weir.store.records import TryRecord
 
 app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
 
@@ -229,8 +230,11 @@ def logs(
     map_index: Annotated[
         int | None, typer.Option("--map-index", "-m", min=0, help="Which element of a mapped task.")
     ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new output until the try ends.")
+    ] = False,
 ) -> None:
-    """Print the log of one try of a task run."""
+    """Print the log of one try of a task run (with --follow, as it is written, until the try ends)."""
     from weir.store import queries
 
     match = _LABEL.match(task)
@@ -246,6 +250,8 @@ def logs(
     if task not in task_ids:
         fail(f"run {run_id} has no task {task!r} (its tasks: {', '.join(task_ids) or 'none'})")
     label = task if index < 0 else f"{task}[{index}]"
+    if not tries and follow:
+        tries = _wait_for_tries(engine, run_id, task, index)
     if not tries:
         elements = sorted({r.map_index for r in task_runs if r.task_id == task and r.map_index >= 0})
         if index < 0 and elements:
@@ -262,6 +268,9 @@ def logs(
             numbers = ", ".join(str(t.number) for t in tries)
             fail(f"task {label} of run {run_id} has no try {try_number} (its tries: {numbers})")
         chosen = found[0]
+    if follow:
+        _follow_log(engine, chosen, f"try {chosen.number} of task {label} in run {run_id}")
+        return
     if not chosen.log_path:
         fail(f"try {chosen.number} of task {label} in run {run_id} has no log file recorded")
     path = Path(chosen.log_path)
@@ -279,6 +288,77 @@ def logs(
         fail(f"cannot read the log file {path}: {exc}")
     sys.stdout.write(content)
     sys.stdout.flush()
+
+
+#: Seconds between looks at a followed log file and its try's state.
+FOLLOW_INTERVAL = 0.2
+
+
+def _wait_for_tries(engine: Engine, run_id: int, task: str, index: int) -> list[TryRecord]:
+    """The task's tries once it has one; [] when the run ends first."""
+    import time
+
+    from weir.states import RUN_TERMINAL
+    from weir.store import queries
+
+    while True:
+        with engine.connect() as conn:
+            tries = [t for t in queries.get_tries(conn, run_id, task) if t.map_index == index]
+            ended = queries.get_run(conn, run_id).state in RUN_TERMINAL
+        if tries or ended:
+            return tries
+        time.sleep(FOLLOW_INTERVAL)
+
+
+def _follow_log(engine: Engine, chosen: TryRecord, what: str) -> None:
+    """Print the try's log and then what is appended to it, until the try (or its run) ends.
+
+    The file may not exist yet (it is made on the first write) and a try may not have a log
+    path yet; both are waited for. The end is seen before the last read, so nothing written
+    before the try ended is missed.
+    """
+    import codecs
+    import time
+
+    from weir.states import RUN_TERMINAL
+    from weir.store import queries
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    current, offset, seen = chosen, 0, False
+    try:
+        while True:
+            ended = current.state not in ("queued", "running")
+            if not ended:
+                with engine.connect() as conn:
+                    ended = queries.get_run(conn, current.run_id).state in RUN_TERMINAL
+            if current.log_path:
+                try:
+                    with open(current.log_path, "rb") as file:
+                        seen = True
+                        file.seek(offset)
+                        data = file.read()
+                except FileNotFoundError:
+                    data = b""
+                if data:
+                    offset += len(data)
+                    sys.stdout.write(decoder.decode(data))
+                    sys.stdout.flush()
+            if ended:
+                break
+            time.sleep(FOLLOW_INTERVAL)
+            with engine.connect() as conn:
+                again = [
+                    t
+                    for t in queries.get_tries(conn, current.run_id, current.task_id)
+                    if t.map_index == current.map_index and t.number == current.number
+                ]
+            current = again[0] if again else current
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    sys.stdout.write(decoder.decode(b"", final=True))
+    sys.stdout.flush()
+    if not seen:
+        print(f"({what} wrote no output: no log file)", file=sys.stderr)
 
 
 ExecutorOption = Annotated[

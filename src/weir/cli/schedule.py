@@ -61,7 +61,7 @@ def trigger(
 def _register(settings: Settings, flow: Flow) -> None:
     """Record the flow's scheduling state if the store does not know it yet (as the scheduler would)."""
     from weir.cli.runs import open_store
-    from weir.scheduler.clock import Clock
+    from weir.scheduler.clock import SystemClock
     from weir.store import queries
     from weir.store.db import write
     from weir.worker.flows import flow_ref_for
@@ -75,13 +75,13 @@ def _register(settings: Settings, flow: Flow) -> None:
             path=ref.target if ref.kind == "path" else None,
             schedule=spec.to_dict() if spec else None,
             paused=bool(spec and spec.paused),
-            now=Clock().now(),
+            now=SystemClock().now(),
         )
 
 
 def _set_paused(target: str, flows: list[Any] | None, paused: bool) -> None:
     from weir.cli.runs import open_store
-    from weir.scheduler.clock import Clock
+    from weir.scheduler.clock import SystemClock
     from weir.store import queries
     from weir.store.db import write
 
@@ -93,7 +93,7 @@ def _set_paused(target: str, flows: list[Any] | None, paused: bool) -> None:
         was = queries.get_flow_state(conn, flow.name)
         # Unpausing a flow without catchup starts from now: no flood of the runs it missed.
         reset = not paused and bool(was and was.paused) and not (spec and spec.catchup)
-        queries.set_paused(conn, flow.name, paused, Clock().now(), reset_fire=reset)
+        queries.set_paused(conn, flow.name, paused, SystemClock().now(), reset_fire=reset)
     word = "paused" if paused else "unpaused"
     if was is not None and was.paused == paused:
         print(f"flow {flow.name} was already {word}")

@@ -27,7 +27,7 @@ from weir.executors.base import CallbackCall, Finished, FlowRef, Report, Started
 from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve, walk
 from weir.graph.triggers import Decision, decide
 from weir.results import ResultRef
-from weir.scheduler.clock import Clock
+from weir.scheduler.clock import Clock, SystemClock
 from weir.settings import Settings
 from weir.states import (
     TASK_FAILURES,
@@ -102,7 +102,7 @@ class RunDriver:
         self.flow_ref = flow_ref
         self.params = params
         self.settings = settings
-        self.clock = clock or Clock()
+        self.clock = clock or SystemClock()
         self.listener = listener
         self.flow_events = flow_events
         self.flow_timeout = flow_timeout

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from typing import TYPE_CHECKING
 
 from weir.errors import WeirError
 from weir.scheduler import faults
-from weir.scheduler.clock import Clock
+from weir.scheduler.clock import Clock, SystemClock
 from weir.scheduler.driver import RunDriver
 from weir.states import RunState
 from weir.store import queries
@@ -81,8 +82,10 @@ class Loop:
         self.engine = engine
         self.executor = executor
         self.owner = owner
-        self.clock = clock or Clock()
+        self.clock = clock or SystemClock()
         self.drivers: dict[int, RunDriver] = {}
+        #: Seconds the last :meth:`step` spent waiting for reports (real time, for the metrics).
+        self.waited = 0.0
         self._conn = engine.connect().execution_options(weir_write=True)
         self._registered = False
         self._next_cancel_check = 0.0
@@ -116,6 +119,7 @@ class Loop:
     def step(self, max_wait: float | None) -> None:
         """One step: hand out work, take reports (waiting up to ``max_wait`` s when there are
         none yet; None: until a report or a timer), write the step, retire ended runs."""
+        self.waited = 0.0
         self.register()
         self._dispatch()
         reports = self.executor.poll(0)
@@ -128,7 +132,9 @@ class Loop:
             wait = self._wait()
             if max_wait is not None:
                 wait = max_wait if wait is None else min(wait, max_wait)
+            waiting = time.perf_counter()
             reports = self.executor.poll(wait) if self.drivers else self._sleep(wait)
+            self.waited = time.perf_counter() - waiting
         for report in reports:
             driver = self.drivers.get(report.key[0])
             if driver is not None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob as globlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from weir.control import drive_in
 from weir.errors import WeirError
-from weir.scheduler.clock import Clock
+from weir.scheduler.clock import Clock, SystemClock
 from weir.scheduler.loop import Loop, RunClaimedError, new_owner, owner_alive
 from weir.settings import Settings
 from weir.store import queries
@@ -78,10 +79,12 @@ class Scheduler:
         clock: Clock | None = None,
         discovery: Discovery | None = None,
     ) -> None:
+        from weir import metrics  # prometheus-client, loaded only where a scheduler runs
         from weir.sdk.discovery import Discovery
 
+        self.metrics = metrics
         self.settings = settings
-        self.clock = clock or Clock()
+        self.clock = clock or SystemClock()
         self.engine = get_engine(settings.database_url)
         self.executor = executor
         self.discovery = discovery or Discovery(settings.flows_dirs)
@@ -113,10 +116,15 @@ class Scheduler:
     def step(self) -> None:
         """One pass: refresh flows, create due runs, take queued runs, one loop step."""
         self.tick()
+        started = time.perf_counter()
         self.loop.step(self._wait())
+        self.metrics.LOOP_STEP_SECONDS.observe(max(time.perf_counter() - started - self.loop.waited, 0.0))
 
     def tick(self) -> list[Created]:
         """The scheduling work of one pass (no waiting); returns the runs it created."""
+        # Durations are measured on the real counter, not self.clock: they describe this machine's
+        # work, and a fake clock (which moves only when told) would make every one zero.
+        started = time.perf_counter()
         made_before = len(self.created)
         mono = self.clock.monotonic()
         if mono >= self._next_refresh:
@@ -127,6 +135,7 @@ class Scheduler:
             self._next_watch = mono + WATCH
             self.watch_files()
         self.take_runs()
+        self.metrics.PASS_SECONDS.observe(time.perf_counter() - started)
         return self.created[made_before:]
 
     def _wait(self) -> float:
@@ -208,13 +217,18 @@ class Scheduler:
                 continue
             last = state.last_fire
             for due in due_runs(spec, last, now):
-                self._create(
+                made = self._create(
                     flow,
                     trigger="schedule",
                     key=run_key(name, due.logical_date),
                     logical_date=due.logical_date,
                     interval=(due.interval_start, due.interval_end),
                 )
+                if made is not None:
+                    # How late the fire time was handled (catch-up runs count, and show as late).
+                    self.metrics.LAG_SECONDS.observe(
+                        max((self.clock.now() - due.interval_end).total_seconds(), 0.0)
+                    )
                 last = due.interval_end
             upcoming = next_fire_time(spec, now)
             fires.append((name, last if last != state.last_fire else None, upcoming))

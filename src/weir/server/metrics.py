@@ -1,11 +1,16 @@
 """``/metrics``: figures computed from the store at scrape time, in Prometheus' text format.
 
+When a scheduler runs in the same process (``weir server``), its own ``weir_scheduler_*`` series
+(pass duration, loop step duration, lag; see :mod:`weir.metrics`) are added from the default
+registry; a split ``weir api`` has the store's ``weir_scheduler_heartbeat_age_seconds`` only.
+
 A scrape reads a few aggregate queries; the result is kept for :data:`CACHE_SECONDS` so that
 several scrapers (or a refresh-happy dashboard) do not multiply the load on the store.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -85,6 +90,19 @@ class StoreCollector:
         yield family
 
 
+class SchedulerCollector:
+    """The ``weir_scheduler_*`` series of a scheduler running in this process, if one is."""
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        # weir.metrics is imported by a Scheduler only: not loaded means no scheduler here.
+        module = sys.modules.get("weir.metrics")
+        if module is not None:
+            yield from module.scheduler_families()
+
+
 class Metrics:
     """The scrape output, cached for a few seconds."""
 
@@ -93,6 +111,7 @@ class Metrics:
 
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(StoreCollector(state))
+        self._registry.register(SchedulerCollector())
         self._lock = threading.Lock()
         self._cached: tuple[float, bytes] | None = None
 

@@ -276,6 +276,27 @@ class Health(BaseModel):
     drivers: list[DriverHealth]
 
 
+class EventRequest(BaseModel):
+    """A named event: its payload becomes the params of a run of each flow that listens to it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="the event's name, as in `weir.on_event(name)`")
+    payload: dict[str, Any] = Field(default={}, description="a JSON object: the params of the runs")
+    id: str | None = Field(
+        default=None, description="the event's id (default: a new one); an id sent again starts nothing new"
+    )
+
+
+class EventSent(BaseModel):
+    id: str = Field(description="the event's id")
+    name: str
+    run_ids: list[int] = Field(description="the runs this request created (queued), one per listening flow")
+    existing_run_ids: list[int] = Field(description="runs an earlier send of this id had created")
+    already_received: bool = Field(description="the store had this event id already")
+    paused: list[str] = Field(description="listening flows skipped because they are paused")
+
+
 def finite(value: Any) -> Any:
     """``value`` with NaN and infinities replaced by strings: JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -1,4 +1,4 @@
-"""Health, metrics, events (not yet), and the API's documentation page."""
+"""Health, metrics, events, and the API's documentation page."""
 
 from __future__ import annotations
 
@@ -9,8 +9,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from weir.server.app import API_PREFIX, ServerState
 from weir.server.deps import get_state
-from weir.server.errors import ApiError
-from weir.server.schemas import DriverHealth, ErrorBody, Health, StoreHealth
+from weir.server.errors import ApiError, conflict, invalid, not_found
+from weir.server.schemas import (
+    DriverHealth,
+    ErrorBody,
+    EventRequest,
+    EventSent,
+    Health,
+    StoreHealth,
+    non_finite_path,
+)
 from weir.store import views
 
 router = APIRouter()
@@ -68,13 +76,49 @@ def health(state: State) -> Any:
 @router.post(
     f"{API_PREFIX}/events",
     tags=["system"],
-    summary="Send an event (not yet)",
-    status_code=501,
-    responses={501: {"model": ErrorBody, "description": "not implemented yet"}},
+    summary="Send an event",
+    status_code=201,
+    response_model=EventSent,
+    responses={
+        200: {"model": EventSent, "description": "an event with this id was received before: no new run"},
+        404: {"model": ErrorBody, "description": "no flow listens to the event"},
+        409: {"model": ErrorBody, "description": "every flow listening to the event is paused"},
+        422: {"model": ErrorBody, "description": "a bad name, id or payload, or payload not valid as params"},
+    },
 )
-def send_event() -> None:
-    """Sending named events through the API is not implemented yet; use ``weir events send``."""
-    raise ApiError(501, "sending events through the API is not implemented yet")
+def send_event(body: EventRequest, state: State) -> Any:
+    """Record the event ``name`` and create one queued run of each flow that listens to it
+    (``schedule=weir.on_event(name)``), with ``payload`` as its params. The flows are found in the
+    server's flow folders (``flows_dirs``). Sending an ``id`` again creates nothing new (200)."""
+    from weir.errors import ParamsError
+    from weir.events import EventError, NoListenerError, PausedListenersError
+    from weir.events import send_event as send
+
+    bad = non_finite_path(body.payload, "payload")
+    if bad:
+        raise invalid(f"{bad}: NaN and infinite numbers are not accepted", [(bad, "not a finite number")])
+    try:
+        sent = send(body.name, body.payload, body.id, state.settings)
+    except NoListenerError as exc:
+        raise not_found(str(exc)) from None
+    except PausedListenersError as exc:
+        raise conflict(str(exc)) from None
+    except EventError as exc:
+        raise invalid(str(exc), [(exc.field, str(exc))] if exc.field else []) from None
+    except ParamsError as exc:
+        fields = [(f"payload.{name}", reason) for name, reason in exc.problems]
+        raise ApiError(422, str(exc), fields) from None
+    result = EventSent(
+        id=sent.event_id,
+        name=body.name,
+        run_ids=sent.run_ids,
+        existing_run_ids=sent.existing,
+        already_received=sent.already_received,
+        paused=sent.paused,
+    )
+    if sent.already_received and not sent.run_ids:
+        return JSONResponse(result.model_dump(mode="json"), status_code=200)
+    return result
 
 
 @router.get("/metrics", include_in_schema=False)
