@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("weir.scheduler")
 
 #: Seconds between looks at the flow files and the watched file patterns.
-REFRESH = 2.0
+REFRESH = 5.0
 WATCH = 1.0
 #: Seconds between looks for runs whose driving process died.
 ORPHAN_CHECK = 5.0
@@ -276,7 +276,7 @@ class Scheduler:
         self.loop.beat()
         with self.engine.connect() as conn:
             active = queries.active_runs_by_flow(conn)
-            paused = [name for name, state in queries.get_flow_states(conn).items() if state.paused]
+            paused = queries.paused_flows(conn)
             orphans: list[RunRecord] = []
             if self.clock.monotonic() >= self._next_orphan_check:
                 self._next_orphan_check = self.clock.monotonic() + ORPHAN_CHECK

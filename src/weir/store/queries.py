@@ -459,6 +459,13 @@ def get_flow_states(conn: Connection) -> dict[str, FlowStateRecord]:
     return {row["name"]: FlowStateRecord(**row) for row in conn.execute(select(flow_state_t)).mappings()}
 
 
+def paused_flows(conn: Connection) -> list[str]:
+    """Names of the paused flows (cheap: no schedule JSON is read)."""
+    return [
+        row.name for row in conn.execute(select(flow_state_t.c.name).where(flow_state_t.c.paused.is_(True)))
+    ]
+
+
 def get_flow_state(conn: Connection, name: str) -> FlowStateRecord | None:
     row = conn.execute(select(flow_state_t).where(flow_state_t.c.name == name)).mappings().first()
     return None if row is None else FlowStateRecord(**row)
