@@ -63,9 +63,10 @@ def _status(url: str, dirs: tuple[object, ...], service: object) -> None:
     )
     errors = service.discovery.errors
     shown_url = url.split("@", 1)[-1] if "@" in url else url  # no password in the status line
+    where = ", ".join(map(str, dirs)) or "no flow folder (see weir.toml)"
     print(
         f"scheduler started: store {shown_url}; {len(flows)} flow{'s' if len(flows) != 1 else ''} "
-        f"({scheduled} on a time schedule) in {', '.join(map(str, dirs))}; "
+        f"({scheduled} on a time schedule) in {where}; "
         f"{len(errors)} file error{'s' if len(errors) != 1 else ''}",
         file=sys.stderr,
         flush=True,
