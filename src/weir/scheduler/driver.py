@@ -12,9 +12,7 @@ compare-and-set on the state the store holds.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,10 +22,12 @@ from typing import Any
 from weir import results
 from weir.errors import TaskTimeoutError
 from weir.executors.base import CallbackCall, Finished, FlowRef, Report, Started, TryKey, WorkItem
-from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve, walk
+from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve
 from weir.graph.triggers import Decision, decide
 from weir.results import ResultRef
 from weir.scheduler.clock import Clock, SystemClock
+from weir.scheduler.items import ItemMaker
+from weir.scheduler.values import RunValues, digest
 from weir.settings import Settings
 from weir.states import (
     TASK_FAILURES,
@@ -138,8 +138,15 @@ class RunDriver:
             for n in graph.nodes.values()
             if n.mapped and isinstance(n.map_over, TaskOutput)
         }
-        self._logs_dir = str(settings.logs_dir / str(run_id))
-        self._results_dir = str(settings.results_dir / str(run_id))
+        self.items = ItemMaker(
+            run_id=run_id,
+            flow_ref=flow_ref,
+            params=params,
+            settings=settings,
+            logical_date=logical_date,
+            data_interval=data_interval,
+        )
+        self.values = RunValues(graph, self.task_runs, self.results)
 
     # -- what the loop asks -------------------------------------------------------------------
 
@@ -247,7 +254,7 @@ class RunDriver:
                     self._waiting_key[item.key] = key
                     items.append(item)
                 else:
-                    self._probe(key, self._default_cache_key(record, node))
+                    self._probe(key, self.values.cache_key(node, record, self.params))
                 continue
             record.try_number += 1
             self._move(record, TaskState.QUEUED)
@@ -363,7 +370,7 @@ class RunDriver:
             state=TaskState.RUNNING,
             started_at=report.at,
             worker=report.worker,
-            log_path=self._log_path(record),
+            log_path=self.items.log_path(record),
         )
         self.tries[report.key] = try_record
         self.changes.new_tries.append(try_record)
@@ -460,7 +467,7 @@ class RunDriver:
         record = self.task_runs[task_key]
         if report.ok and report.cache_key is not None:
             node = self.graph.nodes[record.task_id]
-            self._probe(task_key, _digest(["key_fn", node.code_hash, report.cache_key]))
+            self._probe(task_key, digest(["key_fn", node.code_hash, report.cache_key]))
             return
         # cache_key_fn failed: run the task without the cache, and say why in its events.
         self._cache_keys[task_key] = ("", None)
@@ -637,7 +644,7 @@ class RunDriver:
             )
         else:
             try:
-                data, path = self._output()
+                data, path = self.values.output(self.params, self.settings, self.run_id)
             except Exception as exc:
                 self._set_run(RunState.FAILED, ended_at=now, reason=f"the flow's return value: {exc}")
             else:
@@ -645,7 +652,7 @@ class RunDriver:
         event = "success" if self.run_state == RunState.SUCCESS else "failure"
         if event in self.flow_events and self.run_state != RunState.CANCELLED:
             self.callbacks.append(
-                self._callback_item(
+                self.items.callback(
                     "", -1, 0, CallbackCall(event=event, state=self.run_state, reason=self.reason)
                 )
             )
@@ -662,43 +669,23 @@ class RunDriver:
             traceback=try_record.traceback,
             task_log_path=try_record.log_path,
         )
-        self.callbacks.append(self._callback_item(record.task_id, record.map_index, record.try_number, call))
-
-    def _callback_item(self, task_id: str, map_index: int, number: int, call: CallbackCall) -> WorkItem:
-        stem = f"{task_id or 'flow'}{'.' + str(map_index) if map_index >= 0 else ''}.try-{number}"
-        return WorkItem(
-            run_id=self.run_id,
-            task_id=task_id,
-            map_index=map_index,
-            try_number=number,
-            flow=self.flow_ref,
-            params=self.params,
-            log_path=f"{self._logs_dir}/{stem}.on_{call.event}.log",
-            kind="callback",
-            callback=call,
-        )
+        self.callbacks.append(self.items.callback(record.task_id, record.map_index, record.try_number, call))
 
     def _probe(self, key: TaskKey, cache_key: str) -> None:
         node = self.graph.nodes[key[0]]
         self._cache_keys[key] = (cache_key, node.policy.cache_expires)
         self.cache_probes.append(CacheProbe(key=cache_key, task=key, expires=node.policy.cache_expires))
 
-    def _default_cache_key(self, record: TaskRunRecord, node: Node) -> str:
-        """The task's code, its argument template, and the bytes of its inputs and params."""
-        parts: list[Any] = [node.task_name, node.code_hash, repr((node.args, node.kwargs, node.map_over))]
-        parts.append(record.map_index)
-        for up in node.data_upstream:
-            if self.graph.nodes[up].mapped:
-                count = self.task_runs[(up, -1)].map_count or 0
-                parts.extend(_ref_digest(self.results.get((up, i))) for i in range(count))
-            else:
-                parts.append(_ref_digest(self.results.get((up, -1))))
-        for marker in walk((node.args, node.kwargs, node.map_over)):
-            if isinstance(marker, ParamValue):
-                parts.append(
-                    (marker.name, json.dumps(self.params.get(marker.name), default=repr, sort_keys=True))
-                )
-        return _digest(parts)
+    def _work_item(self, record: TaskRunRecord, kind: str = "task") -> WorkItem:
+        node = self.graph.nodes[record.task_id]
+        return self.items.task(
+            record,
+            node,
+            self.values.inputs(node),
+            # A mapped node's length is its element count; only a plain node reports len().
+            report_length=record.map_index < 0 and record.task_id in self._mapped_over,
+            kind=kind,
+        )
 
     # -- state changes -----------------------------------------------------------------------------
 
@@ -756,92 +743,6 @@ class RunDriver:
         self._touched = {}
         self._created = set()
         return changes
-
-    # -- work items and results ---------------------------------------------------------------------
-
-    def _file_stem(self, record: TaskRunRecord) -> str:
-        """``task.try-N`` or ``task.INDEX.try-N``: one file per try, in one folder per run."""
-        if record.map_index >= 0:
-            return f"{record.task_id}.{record.map_index}.try-{record.try_number}"
-        return f"{record.task_id}.try-{record.try_number}"
-
-    def _log_path(self, record: TaskRunRecord) -> str:
-        return f"{self._logs_dir}/{self._file_stem(record)}.log"
-
-    def _work_item(self, record: TaskRunRecord, kind: str = "task") -> WorkItem:
-        node = self.graph.nodes[record.task_id]
-        inputs: dict[str, ResultRef | list[ResultRef]] = {}
-        for up in node.data_upstream:
-            if self.graph.nodes[up].mapped:
-                parent = self.task_runs[(up, -1)]
-                if parent.state in TASK_SUCCESSES:
-                    inputs[up] = [self.results[(up, i)] for i in range(parent.map_count or 0)]
-            elif (up, -1) in self.results:
-                inputs[up] = self.results[(up, -1)]
-        stem = self._file_stem(record)
-        if kind == "cache_key":
-            stem += ".cache_key"
-        return WorkItem(
-            run_id=self.run_id,
-            task_id=record.task_id,
-            map_index=record.map_index,
-            try_number=record.try_number,
-            flow=self.flow_ref,
-            inputs=inputs,
-            params=self.params,
-            log_path=f"{self._logs_dir}/{stem}.log",
-            result_path=f"{self._results_dir}/{stem}.pkl",
-            result_inline_max=self.settings.result_inline_max,
-            # A mapped node's length is its element count; only a plain node reports len().
-            report_length=record.map_index < 0 and record.task_id in self._mapped_over,
-            kind=kind,
-            timeout=node.policy.timeout,
-            logical_date=self.logical_date,
-            data_interval=self.data_interval,
-        )
-
-    def _output(self) -> tuple[bytes | None, str | None]:
-        output = self.graph.output
-        if isinstance(output, TaskOutput) and not self.graph.nodes[output.task_id].mapped:
-            ref = self.results.get((output.task_id, -1))
-            if ref is not None:
-                return ref.data, ref.path
-        value = resolve(output, self._value_of)
-        ref = results.store(
-            value,
-            what=f"flow {self.graph.flow_name!r}",
-            inline_max=self.settings.result_inline_max,
-            path=self.settings.results_dir / str(self.run_id) / "run-result.pkl",
-        )
-        return ref.data, ref.path
-
-    def _value_of(self, marker: Any) -> Any:
-        if isinstance(marker, ParamValue):
-            return self.params.get(marker.name)
-        node = self.graph.nodes[marker.task_id]
-        if node.mapped:
-            count = self.task_runs[(node.task_id, -1)].map_count or 0
-            return [results.load(self.results[(node.task_id, i)]) for i in range(count)]
-        ref = self.results.get((node.task_id, -1))
-        return None if ref is None else results.load(ref)
-
-
-def _ref_digest(ref: ResultRef | None) -> str:
-    if ref is None:
-        return "-"
-    if ref.data is not None:
-        return hashlib.sha256(ref.data).hexdigest()
-    if ref.path is not None:
-        try:
-            with open(ref.path, "rb") as f:
-                return hashlib.file_digest(f, "sha256").hexdigest()
-        except OSError:
-            return f"missing:{ref.path}"
-    return "-"
-
-
-def _digest(parts: list[Any]) -> str:
-    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _seconds(value: float) -> Any:
