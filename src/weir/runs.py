@@ -151,6 +151,10 @@ def create_run(
     engine = get_engine(settings.database_url)
     ref = flow_ref_for(flow)
     now = now or _now()
+    if logical_date is None:
+        # As in Airflow: a run made by hand (or by an event) is dated now, and a flow on a
+        # time schedule gets the data interval that ended last.
+        logical_date, interval = _manual_interval(flow, now)
     task_runs = [
         TaskRunRecord(run_id=0, task_id=node.task_id, max_tries=node.policy.retries + 1)
         for node in graph.nodes.values()
@@ -181,6 +185,19 @@ def create_run(
             raise
         raise DuplicateRunError(f"a run with key {run_key!r} exists already") from None
     return engine, run_id, values
+
+
+def _manual_interval(flow: Flow, now: datetime) -> tuple[datetime, tuple[datetime, datetime] | None]:
+    spec = flow.schedule_spec
+    timetable = spec.timetable if spec is not None else None
+    if timetable is None:
+        return now, None
+    last = timetable.previous_before(now)
+    try:
+        interval = timetable.interval_for(last) if last is not None else None
+    except ValueError:
+        interval = None
+    return (interval[0] if interval else now), interval
 
 
 def _record(

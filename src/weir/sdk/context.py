@@ -22,7 +22,10 @@ class TaskContext:
         try_number: 1 for the first try, 2 for the first retry, ...
         params: the run's validated params.
         log: a logger whose records go to this try's log file.
-        logical_date, data_interval: set for scheduled runs, None otherwise.
+        logical_date: the start of a scheduled run's data interval; for a run made by hand
+            or by an event, the time it was made (or, for a flow on a time schedule, the start
+            of the interval that ended last, as in Airflow).
+        data_interval: ``(start, end)`` for a flow on a time schedule, None otherwise.
     """
 
     flow_name: str
