@@ -23,7 +23,7 @@ from weir import results
 from weir.errors import TaskTimeoutError
 from weir.executors.base import CallbackCall, Finished, FlowRef, Report, Started, TryKey, WorkItem
 from weir.graph.model import Graph, Node, ParamValue, TaskOutput, resolve
-from weir.graph.triggers import Decision, decide
+from weir.graph.triggers import Decision, UpstreamCounts, decide_counts
 from weir.results import ResultRef
 from weir.scheduler.clock import Clock, SystemClock
 from weir.scheduler.items import ItemMaker
@@ -114,6 +114,12 @@ class RunDriver:
         self.lengths: dict[str, int] = {}
         self.followed: dict[str, frozenset[str]] = {}  # branch task -> the downstream ids it chose
         self.upstream_done: dict[str, dict[str, TaskState]] = {tid: {} for tid in graph.nodes}
+        self.upstream_counts: dict[str, UpstreamCounts] = {tid: UpstreamCounts() for tid in graph.nodes}
+        # Branch nodes upstream of each node: the only upstreams whose choice can skip it.
+        self._branch_ups = {
+            tid: [u for u in node.upstream if graph.nodes[u].policy.branch]
+            for tid, node in graph.nodes.items()
+        }
         self.children_left: dict[str, int] = {}
         self.tries: dict[TryKey, TryRecord] = {}
         self.inflight: set[TryKey] = set()
@@ -192,6 +198,7 @@ class RunDriver:
                 up_state = self.task_runs[(up, -1)].state
                 if up_state in TASK_TERMINAL:
                     self.upstream_done[task_id][up] = TaskState(up_state)
+                    self.upstream_counts[task_id].add(TaskState(up_state))
 
     def begin(self) -> None:
         """Start the run (or take it up again) and decide what can run now."""
@@ -509,6 +516,8 @@ class RunDriver:
     def _node_done(self, task_id: str, state: TaskState) -> None:
         followed = self.followed.get(task_id)
         for child_id in self.graph.downstream[task_id]:
+            if task_id not in self.upstream_done[child_id]:
+                self.upstream_counts[child_id].add(state)
             self.upstream_done[child_id][task_id] = state
             child = self.task_runs[(child_id, -1)]
             if child.state != TaskState.PENDING:
@@ -523,15 +532,12 @@ class RunDriver:
         if self.run_state != RunState.RUNNING or self._final is not None:
             return
         seen = self.upstream_done[node.task_id]
-        for up, state in seen.items():
-            if (
-                self.followed.get(up) is not None
-                and node.task_id not in self.followed[up]
-                and state in TASK_SUCCESSES
-            ):
+        for up in self._branch_ups[node.task_id]:
+            chosen = self.followed.get(up)
+            if chosen is not None and node.task_id not in chosen and seen.get(up) in TASK_SUCCESSES:
                 self._apply(node, Decision.SKIP)
                 return
-        decision = decide(node.policy.trigger, list(seen.values()), len(node.upstream))
+        decision = decide_counts(node.policy.trigger, self.upstream_counts[node.task_id], len(node.upstream))
         if decision != Decision.WAIT:
             self._apply(node, decision)
 
