@@ -304,8 +304,8 @@ def get_flow(conn: Connection, name: str, version: str | None = None) -> FlowRec
     return _flow(row)
 
 
-def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
-    """The newest version of each flow, with its run count and last run state."""
+def newest_flows(conn: Connection) -> list[FlowRecord]:
+    """The newest recorded version of each flow, by name."""
     newest = (
         select(flows_t.c.name, func.max(flows_t.c.created_at).label("created_at"))
         .group_by(flows_t.c.name)
@@ -316,7 +316,12 @@ def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
         .join(newest, (flows_t.c.name == newest.c.name) & (flows_t.c.created_at == newest.c.created_at))
         .order_by(flows_t.c.name)
     ).mappings()
-    flows = [_flow(row) for row in rows]
+    return [_flow(row) for row in rows]
+
+
+def list_flows(conn: Connection) -> list[tuple[FlowRecord, int, str | None]]:
+    """The newest version of each flow, with its run count and last run state."""
+    flows = newest_flows(conn)
     counts: dict[str, int] = dict(
         conn.execute(select(runs_t.c.flow_name, func.count()).group_by(runs_t.c.flow_name)).all()
     )

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, func, select, text, union_all
 
 from weir.errors import NotFoundError
+from weir.store import queries
 from weir.store.queries import events_t, flows_t, owners_t, runs_t, task_runs_t, tries_t
 from weir.store.records import EventRecord, FlowRecord, OwnerRecord, RunRecord, TaskRunRecord, TryRecord
 
@@ -91,19 +92,9 @@ def _run(row: Any) -> RunRecord:
 
 def flow_overviews(conn: Connection, *, recent: int = 20) -> list[FlowOverview]:
     """Every flow (newest version), by name, with its run count and its ``recent`` latest runs."""
-    newest = (
-        select(flows_t.c.name, func.max(flows_t.c.created_at).label("created_at"))
-        .group_by(flows_t.c.name)
-        .subquery()
-    )
-    rows = conn.execute(
-        select(flows_t)
-        .join(newest, (flows_t.c.name == newest.c.name) & (flows_t.c.created_at == newest.c.created_at))
-        .order_by(flows_t.c.name)
-    ).mappings()
     flows: dict[str, FlowRecord] = {}
-    for row in rows:
-        flows.setdefault(row["name"], _pick(FlowRecord, row))
+    for flow in queries.newest_flows(conn):
+        flows.setdefault(flow.name, flow)
     if not flows:
         return []
     counts: dict[str, int] = dict(
