@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from weir.settings import Settings
     from weir.store.records import TryRecord
 
-app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
+app = typer.Typer(help="List and inspect runs; cancel, retry, clear or resume one.", no_args_is_help=True)
 
 
 def open_store(settings: Settings | None = None) -> Engine:
