@@ -40,12 +40,15 @@ def dangerous():
 
 
 class Killer(threading.Thread):
-    """Waits until each task has a running try on a worker, then SIGKILLs that worker."""
+    """Waits until each task's code is running on a worker (its try is recorded running and it
+    has written its side effect), then SIGKILLs that worker. (Killing as soon as the try is
+    recorded running could hit the worker before the task's first line.)"""
 
-    def __init__(self, run_id: int, task_ids: list[str]) -> None:
+    def __init__(self, run_id: int, task_ids: list[str], ran: Callable[[], Counter[str]]) -> None:
         super().__init__(daemon=True)
         self.run_id = run_id
         self.task_ids = task_ids
+        self.ran = ran
         self.killed: dict[str, tuple[int, datetime]] = {}
         self.error: BaseException | None = None
 
@@ -58,7 +61,7 @@ class Killer(threading.Thread):
                     if task_id in self.killed:
                         continue
                     running = [t for t in run.tries(task_id) if t.state == "running" and t.worker]
-                    if running:
+                    if running and self.ran()[task_id] >= running[0].number:
                         pid = int((running[0].worker or "").removeprefix("pid "))
                         os.kill(pid, signal.SIGKILL)
                         self.killed[task_id] = (pid, datetime.now(UTC))
@@ -79,7 +82,7 @@ def test_a_worker_killed_mid_task_is_detected_and_its_task_retried_by_policy(
     killers: list[Killer] = []
 
     def start_killer(run_id: int) -> None:
-        killers.append(Killer(run_id, ["victim", "fragile"]))
+        killers.append(Killer(run_id, ["victim", "fragile"], side_effects))
         killers[0].start()
 
     started = time.monotonic()

@@ -29,11 +29,15 @@ import traceback
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from weir.executors.base import Finished, Started, TryKey, WorkItem
 from weir.worker.capture import FdForwarder
 from weir.worker.flows import find_flow
 from weir.worker.runner import InputCache, execute
+
+if TYPE_CHECKING:
+    from weir.sdk.flow import Flow
 
 #: How often (seconds) a busy worker checks that its parent is still alive.
 _ORPHAN_CHECK = 1.0
@@ -74,37 +78,54 @@ def main(argv: list[str]) -> int:
             return 0
         _, key, data = message
         try:
+            # The flow's code is loaded before the try is reported started, so a task's
+            # timeout measures the task, not the first import of its flow file.
+            item, flow, failure = _load(key, data)
             conn.send(Started(key=key, at=datetime.now(UTC), worker=me))
-            conn.send(dataclasses.replace(_run(key, data, cache), worker=me))
+            finished = failure or _run(key, item, flow, cache)
+            conn.send(dataclasses.replace(finished, worker=me))
         except (EOFError, OSError):
             return 0
 
 
-def _run(key: TryKey, data: bytes, cache: InputCache) -> Finished:
-    """Run one try; every failure, including loading its flow, becomes a not-ok Finished."""
-    started = datetime.now(UTC)
+def _load(key: TryKey, data: bytes) -> tuple[WorkItem | None, Flow | None, Finished | None]:
+    """The try and its flow; or, when either cannot be loaded, the not-ok Finished saying why."""
     item: WorkItem | None = None
     try:
         item = pickle.loads(data)
         assert item is not None
-        return execute(item, find_flow(item.flow), in_process=False, cache=cache)
+        return item, find_flow(item.flow), None
     except BaseException as exc:
-        tb = traceback.format_exc()
-        if item is not None and item.log_path:
-            with contextlib.suppress(OSError):
-                path = Path(item.log_path)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8", errors="replace") as log:
-                    log.write(tb)
-        what = "could not load the try" if item is None else "could not run the task"
-        return Finished(
-            key=key,
-            ok=False,
-            started_at=started,
-            ended_at=datetime.now(UTC),
-            error=f"{what}: {type(exc).__name__}: {exc}",
-            traceback=tb,
-        )
+        return item, None, _failure(key, item, exc, datetime.now(UTC))
+
+
+def _run(key: TryKey, item: WorkItem | None, flow: Flow | None, cache: InputCache) -> Finished:
+    """Run one try; every failure of weir's own becomes a not-ok Finished (the task's are already)."""
+    started = datetime.now(UTC)
+    assert item is not None and flow is not None
+    try:
+        return execute(item, flow, in_process=False, cache=cache)
+    except BaseException as exc:
+        return _failure(key, item, exc, started)
+
+
+def _failure(key: TryKey, item: WorkItem | None, exc: BaseException, started: datetime) -> Finished:
+    tb = "".join(traceback.format_exception(exc))
+    if item is not None and item.log_path:
+        with contextlib.suppress(OSError):
+            path = Path(item.log_path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8", errors="replace") as log:
+                log.write(tb)
+    what = "could not load the try" if item is None else "could not run the task"
+    return Finished(
+        key=key,
+        ok=False,
+        started_at=started,
+        ended_at=datetime.now(UTC),
+        error=f"{what}: {type(exc).__name__}: {exc}",
+        traceback=tb,
+    )
 
 
 def _watch_parent(parent: int) -> None:
