@@ -34,7 +34,7 @@ from weir.store.records import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import Connection
 
     from weir.executors.base import Executor
     from weir.scheduler.driver import Listener, RunDriver
@@ -392,7 +392,3 @@ def _event(run_id: int, record: TaskRunRecord, old: str, new: str, at: Any, reas
         at=at,
         reason=reason,
     )
-
-
-def engine_for(settings: Settings) -> Engine:
-    return get_engine(settings.database_url)

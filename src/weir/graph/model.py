@@ -327,8 +327,3 @@ def resolve(template: Any, lookup: Callable[[Any], Any]) -> Any:
     if isinstance(template, dict):
         return {key: resolve(item, lookup) for key, item in template.items()}
     return template
-
-
-def has_markers(template: Any) -> bool:
-    """True when ``template`` holds at least one marker."""
-    return next(walk(template), None) is not None

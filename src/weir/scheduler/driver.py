@@ -16,7 +16,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from weir import results
@@ -461,7 +461,7 @@ class RunDriver:
                     result_size=report.result.size,
                     result_length=report.length,
                     created_at=report.ended_at,
-                    expires_at=None if expires is None else report.ended_at + _seconds(expires),
+                    expires_at=None if expires is None else report.ended_at + timedelta(seconds=expires),
                 )
             )
         self._callback(record, "success", final, try_record)
@@ -749,9 +749,3 @@ class RunDriver:
         self._touched = {}
         self._created = set()
         return changes
-
-
-def _seconds(value: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=value)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import sys
 import traceback
 from collections.abc import Callable, Mapping
 from functools import cached_property
@@ -286,10 +285,3 @@ def flow(
     if fn is not None:
         return wrap(fn)
     return wrap
-
-
-def find_module_path(flow_obj: Flow) -> tuple[str | None, str | None]:
-    """``(module name, file path)`` under which a worker process can find ``flow_obj``."""
-    module = sys.modules.get(flow_obj.fn.__module__)
-    path = getattr(module, "__file__", None)
-    return flow_obj.fn.__module__, path

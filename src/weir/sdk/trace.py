@@ -9,7 +9,6 @@ References only wire the graph: using one as a value (``if ref``, ``ref + 1``,
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import FrameType
@@ -282,15 +281,3 @@ class Tracer:
         if isinstance(value, dict):
             return {k: self._template(v, upstream, location) for k, v in value.items()}
         return value
-
-
-def is_reference(value: Any) -> bool:
-    """True for a task or param reference."""
-    return isinstance(value, _Reference)
-
-
-def ensure_no_references(values: Iterable[Any], location: str) -> None:
-    """Refuse references where only plain values are allowed."""
-    for value in values:
-        if is_reference(value):
-            raise FlowDefinitionError(f"{location}: {value!r} cannot be used here")
