@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-slow test-all test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks examples
 	$(BIN)/mypy
 
+# Everything but the long suites (under 10 minutes on 2 cores); CI also runs `make test-slow`.
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not slow"
+
+# The long suites: many seeds, real processes for many seconds, years of simulated schedules.
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
+
+test-all: test test-slow
 
 # The quick loop while working: no slow (many-seed, long) and no browser tests.
 test-fast: lint

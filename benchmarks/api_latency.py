@@ -2,16 +2,20 @@
 
     python benchmarks/api_latency.py                       # SQLite, 10,000 and 100,000 runs
     python benchmarks/api_latency.py --quick               # 10,000 runs only
+    python benchmarks/api_latency.py --runs 500            # other store sizes (a smoke test)
     python benchmarks/api_latency.py --postgres URL        # PostgreSQL too (or $WEIR_TEST_POSTGRES_URL)
     python benchmarks/api_latency.py --reps 15             # median of 15 requests (default 9)
 
 Each store is new (SQLite in a temporary folder; PostgreSQL in a new schema, dropped afterwards).
-Two flows run once for real, then finished runs are inserted in bulk (SQLAlchemy Core, as
+The two flows below are loaded in this process and registered as stored snapshots
+(``weir.control.flows.register_snapshot``), then finished runs of their versions are inserted in
+bulk into the ``runs``, ``task_runs`` and ``tries`` tables (SQLAlchemy Core, as
 ``tests/server/test_server_speed.py`` does): 90% of them of ``numbers`` (four tasks), 10% of
-``hello`` (one task). Requests go through FastAPI's TestClient in this process; the figure is the
-server's own time (its ``Server-Timing`` header, routing, queries and rendering), the median of
-``--reps`` requests after one warm-up request; the client's wall time is shown beside it.
-PostgreSQL tables are ANALYZEd after the load, as autovacuum would do shortly after it.
+``hello`` (one task). Requests go through FastAPI's TestClient in this process, on the app of
+``weir.server.app.create_app``; the figure is the server's own time (its ``Server-Timing``
+header, routing, queries and rendering), the median of ``--reps`` requests after one warm-up
+request; the client's wall time is shown beside it. On PostgreSQL the three filled tables are
+ANALYZEd after the load, as autovacuum would do shortly after it.
 """
 
 from __future__ import annotations
@@ -23,14 +27,12 @@ import sys
 import tempfile
 import textwrap
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-POSTGRES_ENV = "WEIR_TEST_POSTGRES_URL"
+from stores import POSTGRES_ENV, fresh_store
+
 BATCH = 5000
 
 FLOWS = '''
@@ -76,27 +78,26 @@ def hello(name: str = "world") -> str:
 '''
 
 
-def seed_runs(engine: Any, flows: list[Any], count: int, start_id: int) -> None:
+def seed_runs(store: Any, snapshots: list[Any], count: int, start_id: int) -> None:
     """Insert ``count`` finished runs (one try per task) straight into the store; every tenth run
-    is of ``flows[1]``, the others of ``flows[0]``."""
-    from weir.store.db import write
-    from weir.store.queries import runs_t, task_runs_t, tries_t
+    is of ``snapshots[1]``, the others of ``snapshots[0]`` (each run names its snapshot's version)."""
+    from weir.store.tables import RunRow, TaskRunRow, TryRow
 
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     states = ["success"] * 8 + ["failed", "cancelled"]
-    tasks = {flow.name: list(flow.graph.nodes) for flow in flows}
+    tasks = {snapshot.name: list(snapshot.graph.nodes) for snapshot in snapshots}
     for base in range(0, count, BATCH):
         runs, task_runs, tries = [], [], []
         for i in range(base, min(base + BATCH, count)):
-            flow = flows[1] if i % 10 == 9 else flows[0]
+            snapshot = snapshots[1] if i % 10 == 9 else snapshots[0]
             run_id = start_id + i
             at = t0 + timedelta(minutes=i)
             state = states[i % len(states)]
             runs.append(
                 {
                     "id": run_id,
-                    "flow_name": flow.name,
-                    "flow_version": flow.version,
+                    "flow_name": snapshot.name,
+                    "flow_version": snapshot.version,
                     "state": state,
                     "params": {},
                     "trigger": "schedule" if i % 2 else "manual",
@@ -107,43 +108,17 @@ def seed_runs(engine: Any, flows: list[Any], count: int, start_id: int) -> None:
                     "cancel_requested": False,
                 }
             )
-            names = tasks[flow.name]
+            names = tasks[snapshot.name]
             for j, task_id in enumerate(names):
                 task_state = "success" if state == "success" or j < len(names) - 1 else state
                 times = {"started_at": at + timedelta(seconds=j), "ended_at": at + timedelta(seconds=j + 1)}
                 key = {"run_id": run_id, "task_id": task_id, "map_index": -1, "state": task_state}
                 task_runs.append({**key, "try_number": 1, "max_tries": 1, **times})
                 tries.append({**key, "number": 1, **times})
-        with write(engine) as conn:
-            conn.execute(runs_t.insert(), runs)
-            conn.execute(task_runs_t.insert(), task_runs)
-            conn.execute(tries_t.insert(), tries)
-
-
-@contextmanager
-def sqlite_store(folder: Path) -> Iterator[str]:
-    yield f"sqlite:///{folder / 'weir.db'}"
-
-
-@contextmanager
-def postgres_store(base_url: str) -> Iterator[str]:
-    """A new schema in the database at ``base_url``, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        separator = "&" if "?" in base_url else "?"
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        from weir.store.db import dispose_engines
-
-        dispose_engines()  # the store's pooled connections, before the schema goes
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+        with store.transaction() as tx:
+            tx.execute(RunRow.__table__.insert(), runs)
+            tx.execute(TaskRunRow.__table__.insert(), task_runs)
+            tx.execute(TryRow.__table__.insert(), tries)
 
 
 def measure(client: Any, path: str, reps: int) -> tuple[float, float]:
@@ -164,38 +139,44 @@ def bench(backend: str, url: str, count: int, folder: Path, reps: int) -> list[t
     """Fill the store at ``url`` with ``count`` runs and time the requests."""
     from fastapi.testclient import TestClient
 
+    from weir.control.context import Context
+    from weir.control.flows import register_snapshot
     from weir.sdk.loader import load_flow
-    from weir.server import create_app
+    from weir.sdk.snapshot import snapshot_of
+    from weir.server.app import create_app
     from weir.settings import Settings
-    from weir.store.db import get_engine
 
-    os.environ["WEIR_DATABASE_URL"] = url
+    settings = Settings.from_env(database_url=url, executor="inline")
     flow_file = folder / "bench_flows.py"
     flow_file.write_text(textwrap.dedent(FLOWS))
-    numbers, hello = load_flow(f"{flow_file}:numbers"), load_flow(f"{flow_file}:hello")
-    numbers.run(executor="inline")
-    last = hello.run(executor="inline")
+    # The benchmark is the flows' author here, so it may import them; the server never does.
+    ctx = Context.of(settings, via="python")
+    snapshots = [snapshot_of(load_flow(f"{flow_file}:{name}")) for name in ("numbers", "hello")]
+    for snapshot in snapshots:
+        register_snapshot(ctx, snapshot)  # the flow versions the runs below name
     started = time.perf_counter()
-    seed_runs(get_engine(url), [numbers, hello], count, start_id=last.id + 1)
+    seed_runs(ctx.store, snapshots, count, start_id=1)
     if backend == "postgresql":
         from sqlalchemy import text
 
         # What autovacuum does soon after a bulk load: without it the planner guesses table sizes.
-        with get_engine(url).begin() as conn:
-            conn.execute(text("ANALYZE"))
+        # The tables of this schema only (search_path): not every schema of the database.
+        with ctx.store.transaction() as tx:
+            tx.execute(text("ANALYZE runs, task_runs, tries"))
     print(f"{backend}: {count:,} runs inserted in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    middle = last.id + count // 2
+    middle = 1 + count // 2
+    last_page = max(count - 100, 0)
     paths = [
         ("GET /api/v1/runs (first page)", "/api/v1/runs"),
         ("GET /api/v1/runs?flow=hello", "/api/v1/runs?flow=hello"),
-        (f"GET /api/v1/runs?offset={count - 100}", f"/api/v1/runs?offset={count - 100}"),
+        (f"GET /api/v1/runs?offset={last_page}", f"/api/v1/runs?offset={last_page}"),
         (f"GET /api/v1/runs?before={middle}", f"/api/v1/runs?before={middle}"),
         ("GET /api/v1/runs/{id}", f"/api/v1/runs/{middle}"),
         ("GET / (HTML)", "/"),
         ("GET /runs (HTML)", "/runs"),
         ("GET /runs/{id} (HTML)", f"/runs/{middle}"),
     ]
-    with TestClient(create_app(Settings.from_env(database_url=url, executor="inline"))) as client:
+    with TestClient(create_app(settings)) as client:
         return [(label, *measure(client, path, reps)) for label, path in paths]
 
 
@@ -206,9 +187,12 @@ def main() -> None:
         "--postgres", metavar="URL", default=os.environ.get(POSTGRES_ENV), help="PostgreSQL too"
     )
     parser.add_argument("--reps", type=int, default=9, help="requests per figure (median)")
+    parser.add_argument(
+        "--runs", type=int, nargs="+", metavar="N", help="store sizes (default 10,000 and 100,000)"
+    )
     args = parser.parse_args()
 
-    sizes = [10_000] if args.quick else [10_000, 100_000]
+    sizes = args.runs or ([10_000] if args.quick else [10_000, 100_000])
     backends = ["sqlite"] + (["postgresql"] if args.postgres else [])
     rows: list[tuple[str, int, str, float, float]] = []
     for backend in backends:
@@ -216,13 +200,9 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix="weir-bench-") as tmp:
                 folder = Path(tmp)
                 os.environ["WEIR_HOME"] = str(folder / "home")
-                store = sqlite_store(folder) if backend == "sqlite" else postgres_store(args.postgres)
-                with store as url:
+                with fresh_store(folder, args.postgres if backend == "postgresql" else None) as url:
                     for label, server, wall in bench(backend, url, count, folder, args.reps):
                         rows.append((backend, count, label, server, wall))
-                from weir.store.db import dispose_engines
-
-                dispose_engines()
 
     print(f"\nserver time (Server-Timing), median of {args.reps}; wall: TestClient round trip\n")
     print("| store | runs | request | server ms | wall ms |")

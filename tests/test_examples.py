@@ -42,8 +42,7 @@ def states(run: Any) -> dict[str, str]:
 
 
 def log_of(run: Any, task_id: str, try_number: int = 1) -> str:
-    (attempt,) = [t for t in run.tries(task_id) if t.number == try_number and t.map_index == -1]
-    return Path(attempt.log_path).read_text(encoding="utf-8")
+    return str(run.log(task_id, try_number=try_number))
 
 
 def test_hello_greets_world_by_default_and_logs_who_it_greeted() -> None:

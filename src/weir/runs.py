@@ -1,40 +1,36 @@
-"""Runs as users see them: create and drive one (``flow.run``), and read one back (``Run``)."""
+"""Runs as users see them from Python: run a flow here (``flow.run``), read a run back (``Run``),
+and take one up again (resume, retry, clear) in this process.
+
+``flow.run()`` and ``weir run FILE:FLOW`` are the one place where the process that drives a run
+has imported the flow's code (it is the user's own process): the flow's snapshot is made and
+stored here, and the run is driven from the snapshot like any other.
+"""
 
 from __future__ import annotations
 
-import atexit
-import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from weir import results
-from weir.errors import WeirError
-from weir.executors import create_executor
-from weir.results import ResultRef
+from weir.control import runs as run_actions
+from weir.control.context import Context
+from weir.control.flows import get_snapshot
+from weir.errors import RunFailedError
+from weir.executors.registry import executor_for, release
+from weir.graph.model import ParamValue, TaskOutput, resolve
+from weir.io import results
+from weir.io.results import ResultRef
 from weir.scheduler import faults
-from weir.scheduler.clock import SystemClock
-from weir.scheduler.loop import new_owner
+from weir.scheduler.leases import new_owner
 from weir.settings import Settings
-from weir.states import RunState
-from weir.store import queries
-from weir.store.db import get_engine, write
-from weir.store.records import OwnerRecord, RunRecord, TaskRunRecord, TryRecord
+from weir.states import TASK_SUCCESSES, RunState
+from weir.store import runs, tasks
+from weir.store.records import CacheEntry, OwnerRecord, RunRecord, TaskRunRecord, TryRecord
+from weir.store.store import Store, open_store
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from weir.engine.changes import Listener
     from weir.executors.base import Executor
-    from weir.scheduler.driver import Listener
     from weir.sdk.flow import Flow
-
-
-class DuplicateRunError(WeirError):
-    """A run with the same key (flow and logical date, or event id) exists already."""
-
-
-class RunFailedError(WeirError):
-    """``run.result()`` of a run that did not succeed."""
 
 
 class Run:
@@ -44,9 +40,10 @@ class Run:
     one that made the run is gone. :meth:`refresh` reads them again.
     """
 
-    def __init__(self, engine: Engine, record: RunRecord) -> None:
-        self._engine = engine
+    def __init__(self, store: Store, record: RunRecord, logs_url: str | None = None) -> None:
+        self._store = store
         self.record = record
+        self._logs_url = logs_url
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.flow_name} {self.state}>"
@@ -72,15 +69,15 @@ class Run:
         return self.record.reason
 
     def refresh(self) -> Run:
-        with self._engine.connect() as conn:
-            self.record = queries.get_run(conn, self.id)
+        with self._store.read() as conn:
+            self.record = runs.get_run(conn, self.id)
         return self
 
     @property
     def task_runs(self) -> list[TaskRunRecord]:
-        """Every task run of this run (mapped elements included), in no particular order."""
-        with self._engine.connect() as conn:
-            return queries.get_task_runs(conn, self.id)
+        """Every task run of this run (mapped elements included), by task and map index."""
+        with self._store.read() as conn:
+            return tasks.get_task_runs(conn, self.id)
 
     def task_run(self, task_id: str, map_index: int = -1) -> TaskRunRecord:
         for record in self.task_runs:
@@ -89,11 +86,11 @@ class Run:
         raise KeyError(f"run {self.id} has no task run {task_id!r}")
 
     def tries(self, task_id: str | None = None) -> list[TryRecord]:
-        with self._engine.connect() as conn:
-            return queries.get_tries(conn, self.id, task_id)
+        with self._store.read() as conn:
+            return tasks.get_tries(conn, self.id, task_id)
 
     def result(self) -> Any:
-        """The flow's return value.
+        """The flow's return value (a task's result, a structure of them, or a param).
 
         Raises:
             RunFailedError: the run did not succeed (the message says why).
@@ -104,141 +101,77 @@ class Run:
             raise RunFailedError(
                 f"run {self.id} of flow {self.flow_name!r} is {self.record.state}: {self.record.reason or ''}"
             )
-        if self.record.result_data is None and self.record.result_path is None:
-            return None
-        return results.load(ResultRef(data=self.record.result_data, path=self.record.result_path))
+        if self.record.result_data is not None or self.record.result_path is not None:
+            return results.load(ResultRef(data=self.record.result_data, url=self.record.result_path))
+        with self._store.read() as conn:
+            output = get_snapshot(conn, self.flow_name, self.record.flow_version).graph.output
+            if output is None:
+                return None
+            done = {
+                (t.task_id, t.map_index): t
+                for t in tasks.get_tries(conn, self.id)
+                if t.state in TASK_SUCCESSES
+            }
+            counts = {r.task_id: r.map_count for r in tasks.get_task_runs(conn, self.id) if r.map_index < 0}
+
+        def value_of(marker: Any) -> Any:
+            if isinstance(marker, ParamValue):
+                return self.params.get(marker.name)
+            if not isinstance(marker, TaskOutput):
+                return marker
+            count = counts.get(marker.task_id)
+            if count is not None:
+                return [_load(done.get((marker.task_id, i))) for i in range(count)]
+            return _load(done.get((marker.task_id, -1)))
+
+        return resolve(output, value_of)
+
+    def log(self, task_id: str, map_index: int = -1, try_number: int | None = None) -> str:
+        """The log of one try of a task run (the latest, unless ``try_number``); empty when the
+        try wrote nothing.
+
+        Raises:
+            KeyError: the task run has no such try.
+        """
+        from weir.io.logs import log_store
+
+        tried = [t for t in self.tries(task_id) if t.map_index == map_index]
+        if try_number is not None:
+            tried = [t for t in tried if t.number == try_number]
+        if not tried:
+            raise KeyError(f"run {self.id}: task {task_id!r} has no try {try_number or ''}".rstrip())
+        chosen = tried[-1]
+        if not chosen.log_path:
+            return ""
+        logs = log_store(self._logs_url or Settings.from_env().logs)
+        text, offset = [], 0
+        while True:
+            chunk = logs.read(chosen.log_path, offset, final=True)
+            text.append(chunk.text)
+            if chunk.next_offset >= chunk.size or chunk.next_offset == offset:
+                return "".join(text)
+            offset = chunk.next_offset
 
     def task_result(self, task_id: str, map_index: int = -1) -> Any:
         """The stored result of one task run's successful try."""
         for t in self.tries(task_id):
-            if t.map_index == map_index and t.state == "success":
-                return results.load(ResultRef(data=t.result_data, path=t.result_path))
+            if t.map_index == map_index and t.state in TASK_SUCCESSES:
+                return _load(t)
         raise KeyError(f"run {self.id}: task {task_id!r} has no successful try")
+
+
+def _load(stored: TryRecord | CacheEntry | None) -> Any:
+    if stored is None:
+        return None
+    return results.load(ResultRef(data=stored.result_data, url=stored.result_path))
 
 
 def get_run(run_id: int, settings: Settings | None = None) -> Run:
     """The run ``run_id`` from the store. Raises NotFoundError."""
     settings = settings or Settings.from_env()
-    engine = get_engine(settings.database_url)
-    with engine.connect() as conn:
-        return Run(engine, queries.get_run(conn, run_id))
-
-
-def create_run(
-    flow: Flow,
-    params: Mapping[str, Any],
-    *,
-    settings: Settings,
-    trigger: str = "manual",
-    run_key: str | None = None,
-    logical_date: datetime | None = None,
-    interval: tuple[datetime, datetime] | None = None,
-    now: datetime | None = None,
-    owner: OwnerRecord | None = None,
-) -> tuple[Engine, int, dict[str, Any]]:
-    """Validate, then record a queued run of ``flow``; returns (engine, run id, param values).
-
-    Everything that can be refused (the graph, the params) is checked before anything is
-    written, so bad input leaves no half-made run. With a ``run_key`` that exists already
-    (a scheduled interval or an event made twice) nothing is written and
-    :class:`DuplicateRunError` is raised.
-    """
-    from weir.worker.flows import flow_ref_for
-
-    graph = flow.graph
-    values = flow.validate_params(params)
-    params_json = flow.params_json(values)
-    engine = get_engine(settings.database_url)
-    ref = flow_ref_for(flow)
-    now = now or _now()
-    if logical_date is None:
-        # As in Airflow: a run made by hand (or by an event) is dated now, and a flow on a
-        # time schedule gets the data interval that ended last.
-        logical_date, interval = _manual_interval(flow, now)
-    task_runs = [
-        TaskRunRecord(run_id=0, task_id=node.task_id, max_tries=node.policy.retries + 1)
-        for node in graph.nodes.values()
-    ]
-    from sqlalchemy.exc import IntegrityError
-
-    try:
-        with write(engine) as conn:
-            if owner is not None:
-                queries.register_owner(conn, owner)
-            run_id = _record(
-                conn,
-                flow,
-                ref,
-                graph,
-                params_json,
-                settings,
-                now,
-                task_runs,
-                trigger,
-                run_key,
-                logical_date,
-                interval,
-                owner.id if owner is not None else None,
-            )
-    except IntegrityError:
-        if run_key is None:
-            raise
-        raise DuplicateRunError(f"a run with key {run_key!r} exists already") from None
-    return engine, run_id, values
-
-
-def _manual_interval(flow: Flow, now: datetime) -> tuple[datetime, tuple[datetime, datetime] | None]:
-    spec = flow.schedule_spec
-    timetable = spec.timetable if spec is not None else None
-    if timetable is None:
-        return now, None
-    last = timetable.previous_before(now)
-    try:
-        interval = timetable.interval_for(last) if last is not None else None
-    except ValueError:
-        interval = None
-    return (interval[0] if interval else now), interval
-
-
-def _record(
-    conn: Any,
-    flow: Flow,
-    ref: Any,
-    graph: Any,
-    params_json: dict[str, Any],
-    settings: Settings,
-    now: datetime,
-    task_runs: list[TaskRunRecord],
-    trigger: str,
-    run_key: str | None,
-    logical_date: datetime | None,
-    interval: tuple[datetime, datetime] | None,
-    owner: str | None,
-) -> int:
-    queries.register_flow(
-        conn,
-        name=flow.name,
-        version=flow.version,
-        path=ref.target if ref.kind == "path" else None,
-        module=ref.target if ref.kind == "module" else None,
-        description=flow.description,
-        graph=graph.to_dict(),
-        now=now,
-    )
-    return queries.create_run(
-        conn,
-        flow_name=flow.name,
-        flow_version=flow.version,
-        params=params_json,
-        trigger=trigger,
-        executor=settings.executor,
-        now=now,
-        task_runs=task_runs,
-        run_key=run_key,
-        logical_date=logical_date,
-        interval=interval,
-        owner=owner,
-    )
+    store = open_store(settings.database_url)
+    with store.read() as conn:
+        return Run(store, runs.get_run(conn, run_id), settings.logs)
 
 
 def run_flow(
@@ -250,80 +183,85 @@ def run_flow(
     listener: Listener | None = None,
     on_created: Any = None,
 ) -> Run:
-    """Create a run of ``flow`` and drive it to the end in this process; see :meth:`Flow.run`."""
-    from weir.control import drive
+    """Make a run of ``flow`` and drive it to the end in this process; see :meth:`Flow.run`."""
+    from weir.graph.snapshot import CodeKind
+    from weir.sdk.snapshot import snapshot_of
+    from weir.worker.flows import register
 
-    settings = settings or Settings.from_env()
-    if executor is not None:
-        settings = (
-            Settings.from_env(executor=executor) if settings is None else _with_executor(settings, executor)
-        )
-    flow.graph  # noqa: B018 - definition errors before anything is written
-    flow.validate_params(params)  # and invalid params before a worker pool starts
-    pool = _executor_for(settings)
-    clock = SystemClock()
-    owner = new_owner("run", clock)  # the run is created claimed: no scheduler can take it meanwhile
-    engine, run_id, values = create_run(flow, params, settings=settings, owner=owner)
+    settings = _settings(settings, executor)
+    values = flow.validate_params(params)  # definition errors and bad params before anything starts
+    snapshot = snapshot_of(flow, settings.project_root)
+    ctx = Context.of(settings, via="python")
+    payloads: dict[str, bytes] = {}
+    if snapshot.code.kind == CodeKind.PICKLE:
+        import cloudpickle
+
+        payloads[snapshot.version] = cloudpickle.dumps(flow)
+    from weir.executors.base import CodeSource
+
+    register(CodeSource(ref=snapshot.code, flow_name=flow.name, version=snapshot.version).key, flow)
+    owner = new_owner("run", ctx.clock)  # the run is made claimed: no scheduler can take it meanwhile
+    made = run_actions.trigger(ctx, snapshot, flow.params_json(values), owner=owner)
     faults.crash_at("run_created")
     if on_created is not None:
-        on_created(run_id)
+        on_created(made.run_id)
+    pool = executor_for(settings)
     try:
-        drive(
-            flow,
-            run_id,
-            values,
-            settings=settings,
-            executor=pool,
-            listener=listener,
-            owner=owner,
-            clock=clock,
-        )
+        drive(ctx, made.run_id, pool, owner=owner, listener=listener, payloads=payloads)
     finally:
-        if settings.executor != "local":
-            pool.shutdown()
-    with engine.connect() as conn:
-        return Run(engine, queries.get_run(conn, run_id))
+        release(pool)
+    return get_run(made.run_id, settings)
 
 
-def _with_executor(settings: Settings, executor: str) -> Settings:
-    from dataclasses import replace
+def drive(
+    ctx: Context,
+    run_id: int,
+    executor: Executor,
+    *,
+    owner: OwnerRecord | None = None,
+    listener: Listener | None = None,
+    payloads: Mapping[str, bytes] | None = None,
+) -> None:
+    """Drive one run in this process until it ends (the foreground path of ``weir run``).
 
-    updated = replace(settings, executor=executor)
-    updated.validate()
-    return updated
+    Raises:
+        RunClaimedError: another live process drives the run.
+    """
+    from weir.scheduler.loop import Loop
 
-
-_pools: dict[tuple[str, int], Executor] = {}
-_pools_lock = threading.Lock()
-
-
-def _executor_for(settings: Settings) -> Executor:
-    """The executor for ``settings``: the local pool is started once per process and reused."""
-    if settings.executor != "local":
-        executor = create_executor(settings.executor, settings)
-        executor.start()
-        return executor
-    key = (settings.executor, settings.pool_size)
-    with _pools_lock:
-        pool = _pools.get(key)
-        if pool is None:
-            pool = create_executor(settings.executor, settings)
-            pool.start()
-            _pools[key] = pool
-            atexit.register(pool.shutdown)
-    return pool
-
-
-def shutdown_executors() -> None:
-    """Stop the process's shared worker pools (they also stop at interpreter exit)."""
-    with _pools_lock:
-        for pool in _pools.values():
-            pool.shutdown()
-        _pools.clear()
+    loop = Loop(
+        ctx.store,
+        executor,
+        owner or new_owner("run", ctx.clock),
+        ctx.settings,
+        ctx.clock,
+        code_payloads=payloads,
+    )
+    try:
+        loop.add(run_id, listener)
+    except BaseException:
+        loop.close()
+        raise
+    loop.run()
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _settings(settings: Settings | None, executor: str | None) -> Settings:
+    settings = settings or Settings.from_env()
+    if executor is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, executor=executor)
+        settings.validate()
+    return settings
+
+
+def _drive_existing(run_id: int, settings: Settings, listener: Listener | None, ctx: Context) -> Run:
+    pool = executor_for(settings)
+    try:
+        drive(ctx, run_id, pool, listener=listener)
+    finally:
+        release(pool)
+    return get_run(run_id, settings)
 
 
 def resume_run(
@@ -341,32 +279,10 @@ def resume_run(
     Raises:
         RunStateError: the run has ended, or a live process still drives it.
     """
-    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=True)
-
-
-def _drive_existing(
-    run_id: int,
-    *,
-    executor: str | None,
-    settings: Settings | None,
-    listener: Listener | None,
-    claim: bool,
-) -> Run:
-    from weir import control
-
-    settings = settings or Settings.from_env()
-    if executor is not None:
-        settings = _with_executor(settings, executor)
-    if claim:
-        control.claim_for_resume(run_id, settings)
-    flow, values = control.load_run_flow(run_id, settings)
-    pool = _executor_for(settings)
-    try:
-        control.drive(flow, run_id, values, settings=settings, executor=pool, listener=listener, restore=True)
-    finally:
-        if settings.executor != "local":
-            pool.shutdown()
-    return get_run(run_id, settings)
+    settings = _settings(settings, executor)
+    ctx = Context.of(settings, via="python")
+    run_actions.release(ctx, run_id)
+    return _drive_existing(run_id, settings, listener, ctx)
 
 
 def retry_run(
@@ -380,11 +296,10 @@ def retry_run(
 
     Succeeded task runs keep their results and are not run again; the run keeps its id.
     """
-    from weir import control
-
-    settings = settings or Settings.from_env()
-    control.retry_run(run_id, settings)
-    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=False)
+    settings = _settings(settings, executor)
+    ctx = Context.of(settings, via="python")
+    run_actions.retry(ctx, run_id)
+    return _drive_existing(run_id, settings, listener, ctx)
 
 
 def clear_run(
@@ -398,15 +313,19 @@ def clear_run(
     listener: Listener | None = None,
 ) -> Run:
     """Run again the chosen task runs of an ended run (and those downstream/upstream, if asked)."""
-    from weir import control
+    settings = _settings(settings, executor)
+    ctx = Context.of(settings, via="python")
+    run_actions.clear(ctx, run_id, task_ids, downstream=downstream, upstream=upstream)
+    return _drive_existing(run_id, settings, listener, ctx)
 
-    settings = settings or Settings.from_env()
-    control.clear_run(run_id, task_ids, settings, downstream=downstream, upstream=upstream)
-    return _drive_existing(run_id, executor=executor, settings=settings, listener=listener, claim=False)
+
+def cancel_run(run_id: int, *, settings: Settings | None = None) -> run_actions.CancelOutcome:
+    """Cancel a queued or running run; see :func:`weir.control.runs.cancel`."""
+    return run_actions.cancel(Context.of(settings or Settings.from_env(), via="python"), run_id)
 
 
-def cancel_run(run_id: int, *, settings: Settings | None = None) -> Any:
-    """Cancel a queued or running run; see :func:`weir.control.cancel_run`."""
-    from weir import control
+def shutdown_executors() -> None:
+    """Stop the process's shared worker pools (they also stop at interpreter exit)."""
+    from weir.executors.registry import shutdown_shared
 
-    return control.cancel_run(run_id, settings or Settings.from_env())
+    shutdown_shared()

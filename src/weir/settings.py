@@ -14,8 +14,6 @@ from typing import Any
 
 from weir.errors import SettingsError
 
-EXECUTORS = ("inline", "local")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
@@ -27,7 +25,17 @@ class Settings:
         executor: ``inline`` or ``local`` (``WEIR_EXECUTOR``, default ``local``).
         workers: size of the local process pool (``WEIR_WORKERS``, default the CPU count).
         result_inline_max: results up to this many bytes are stored in the database, larger
-            ones in ``home/results`` (``WEIR_RESULT_INLINE_MAX``, default 64 KiB).
+            ones in the result store (``WEIR_RESULT_INLINE_MAX``, default 64 KiB).
+        results_url, logs_url: the result store and the log store: a folder or any fsspec URL
+            (``WEIR_RESULTS_URL``/``results``, ``WEIR_LOGS_URL``/``logs``; default
+            ``home/results`` and ``home/logs``). Workers write there; they need no database.
+        flows_dirs: the project's flow folders (``flows`` in ``weir.toml``).
+        project_root: the folder of ``weir.toml`` (else the current folder): flow files are
+            named relative to it, and workers find them there.
+        lease_seconds: how long a driver's lease on its runs lasts without a heartbeat
+            (``WEIR_LEASE_SECONDS``/``lease_seconds``, default 15); then another may adopt them.
+        registrar_timeout: seconds a flow file may take to import before the registrar stops it
+            (``WEIR_REGISTRAR_TIMEOUT``/``registrar_timeout``, default 30).
     """
 
     home: Path
@@ -35,8 +43,13 @@ class Settings:
     executor: str = "local"
     workers: int = 0
     result_inline_max: int = 64 * 1024
+    results_url: str = ""
+    logs_url: str = ""
     flows_dirs: tuple[Path, ...] = ()
     project_file: Path | None = None
+    project_root: Path = Path(".")
+    lease_seconds: float = 15.0
+    registrar_timeout: float = 30.0
 
     @classmethod
     def from_env(
@@ -69,8 +82,15 @@ class Settings:
             executor=pick("WEIR_EXECUTOR", "executor") or "local",
             workers=_int({"WEIR_WORKERS": str(pick("WEIR_WORKERS", "workers") or "")}, "WEIR_WORKERS", 0),
             result_inline_max=_int(env, "WEIR_RESULT_INLINE_MAX", 64 * 1024),
+            results_url=_store_url(pick("WEIR_RESULTS_URL", "results"), base, home / "results"),
+            logs_url=_store_url(pick("WEIR_LOGS_URL", "logs"), base, home / "logs"),
             flows_dirs=tuple((base / f).resolve() for f in flows),
             project_file=project_file,
+            project_root=base.resolve(),
+            lease_seconds=_float("WEIR_LEASE_SECONDS", pick("WEIR_LEASE_SECONDS", "lease_seconds"), 15.0),
+            registrar_timeout=_float(
+                "WEIR_REGISTRAR_TIMEOUT", pick("WEIR_REGISTRAR_TIMEOUT", "registrar_timeout"), 30.0
+            ),
         )
         if overrides:
             settings = replace(settings, **overrides)
@@ -79,12 +99,19 @@ class Settings:
 
     def validate(self) -> None:
         """Raise :class:`SettingsError` for a value weir cannot use."""
-        if self.executor not in EXECUTORS:
-            raise SettingsError(f"unknown executor {self.executor!r}: choose one of {', '.join(EXECUTORS)}")
+        from weir.executors.registry import names
+
+        known = names()
+        if self.executor not in known:
+            raise SettingsError(f"unknown executor {self.executor!r}: choose one of {', '.join(known)}")
         if self.workers < 0:
             raise SettingsError(f"workers must be 0 (one per CPU) or more, not {self.workers}")
         if self.result_inline_max < 0:
             raise SettingsError("result_inline_max must be 0 or more")
+        if self.lease_seconds <= 0:
+            raise SettingsError(f"lease_seconds must be > 0, not {self.lease_seconds}")
+        if self.registrar_timeout <= 0:
+            raise SettingsError(f"registrar_timeout must be > 0, not {self.registrar_timeout}")
 
     @property
     def pool_size(self) -> int:
@@ -92,12 +119,14 @@ class Settings:
         return self.workers or os.cpu_count() or 1
 
     @property
-    def logs_dir(self) -> Path:
-        return self.home / "logs"
+    def results(self) -> str:
+        """The result store's URL (``home/results`` unless set)."""
+        return self.results_url or str(self.home / "results")
 
     @property
-    def results_dir(self) -> Path:
-        return self.home / "results"
+    def logs(self) -> str:
+        """The log store's URL (``home/logs`` unless set)."""
+        return self.logs_url or str(self.home / "logs")
 
 
 def find_project_file(start: Path) -> Path | None:
@@ -124,7 +153,17 @@ def read_project_file(path: Path) -> dict[str, Any]:
     table = data.get("weir", {})
     if not isinstance(table, dict):
         raise SettingsError(f"{path}: [weir] must be a table")
-    known = {"flows", "database_url", "executor", "home", "workers"}
+    known = {
+        "flows",
+        "database_url",
+        "executor",
+        "home",
+        "workers",
+        "results",
+        "logs",
+        "lease_seconds",
+        "registrar_timeout",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise SettingsError(
@@ -141,3 +180,22 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _float(name: str, raw: object, default: float) -> float:
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(str(raw))
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {raw!r}") from None
+
+
+def _store_url(value: object, base: Path, default: Path) -> str:
+    """A store URL from settings: a URL as given, a relative folder from the project's folder."""
+    if not value:
+        return str(default)
+    text = str(value)
+    if "://" in text:
+        return text
+    return str((base / text).resolve())

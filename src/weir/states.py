@@ -77,7 +77,11 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
         {TaskState.SCHEDULED, TaskState.SKIPPED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED}
     ),
     TaskState.SCHEDULED: frozenset({TaskState.QUEUED, TaskState.CACHED, TaskState.CANCELLED}),
-    TaskState.QUEUED: frozenset({TaskState.RUNNING, TaskState.FAILED, TaskState.CANCELLED}),
+    # queued -> scheduled: the try left with an executor that went away with its driver (it was
+    # never seen starting); it is dispatched again with a new try number.
+    TaskState.QUEUED: frozenset(
+        {TaskState.RUNNING, TaskState.SCHEDULED, TaskState.FAILED, TaskState.CANCELLED}
+    ),
     TaskState.RUNNING: frozenset(
         {TaskState.SUCCESS, TaskState.CACHED, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.CANCELLED}
     ),

@@ -1,6 +1,6 @@
 """What users need to test flows without waiting: a clock they control.
 
-``FakeClock`` satisfies the :class:`weir.scheduler.clock.Clock` protocol, so a scheduler built with
+``FakeClock`` satisfies the :class:`weir.clock.Clock` protocol, so a scheduler built with
 one sees exactly the time the test sets::
 
     clock = FakeClock(datetime(2024, 1, 1, tzinfo=UTC))

@@ -110,16 +110,35 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def weir(tmp_path: Path, home: Path) -> Callable[..., Result]:
-    """Run ``python -m weir ARGS`` in ``tmp_path`` with its own WEIR_HOME."""
+def database_url() -> str | None:
+    """The store the ``weir`` processes use: None, SQLite at ``WEIR_HOME/weir.db`` as users get it.
+
+    The CLI is thin (it parses, calls ``weir.control``, prints): the store and control suites and
+    the end-to-end tests run on PostgreSQL too, so the CLI's many processes run on SQLite only.
+    Return a PostgreSQL URL here to run them on PostgreSQL.
+    """
+    return None
+
+
+@pytest.fixture
+def weir_env(home: Path, database_url: str | None) -> dict[str, str]:
+    """The environment the ``weir`` fixture runs its processes with."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
     env.update({"WEIR_HOME": str(home), "WEIR_WORKERS": "2", "NO_COLOR": "1", "COLUMNS": "200"})
+    if database_url is not None:
+        env["WEIR_DATABASE_URL"] = database_url
+    return env
+
+
+@pytest.fixture
+def weir(tmp_path: Path, weir_env: dict[str, str]) -> Callable[..., Result]:
+    """Run ``python -m weir ARGS`` in ``tmp_path`` with its own WEIR_HOME (and store)."""
 
     def run(*args: str, timeout: float = 120) -> Result:
         proc = subprocess.run(
             [sys.executable, "-m", "weir", *args],
             cwd=tmp_path,
-            env=env,
+            env=weir_env,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -238,18 +257,13 @@ def project(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def weir_env(home: Path) -> dict[str, str]:
-    """The environment the ``weir`` fixture runs its processes with."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
-    env.update({"WEIR_HOME": str(home), "WEIR_WORKERS": "2", "NO_COLOR": "1", "COLUMNS": "200"})
-    return env
-
-
-@pytest.fixture
-def store_runs(home: Path) -> Callable[[], list[dict[str, Any]]]:
-    """``store_runs()``: every run in the test's store (read directly, no weir process), oldest first."""
+def store_runs(home: Path, database_url: str | None) -> Callable[[], list[dict[str, Any]]]:
+    """``store_runs()``: every run in the test's store (read directly, no weir process), oldest
+    first, with values as SQLite gives them (JSON and times as text) on either store."""
 
     def read() -> list[dict[str, Any]]:
+        if database_url is not None:
+            return _postgres_runs(database_url)
         import sqlite3
 
         db = home / "weir.db"
@@ -268,6 +282,30 @@ def store_runs(home: Path) -> Callable[[], list[dict[str, Any]]]:
         return [dict(row) for row in rows]
 
     return read
+
+
+def _postgres_runs(url: str) -> list[dict[str, Any]]:
+    from datetime import datetime
+
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("runs"):
+                return []
+            rows = conn.execute(text("SELECT * FROM runs ORDER BY id")).mappings().all()
+    finally:
+        engine.dispose()
+
+    def as_text(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat(sep=" ")
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return value
+
+    return [{key: as_text(value) for key, value in row.items()} for row in rows]
 
 
 @pytest.fixture

@@ -70,3 +70,36 @@ def test_flows_show_json_gives_nodes_edges_and_params(weir, flows_file):
     assert ["numbers", "square", "data"] in data["edges"]
     assert data["params"] == [{"name": "n", "required": False, "type": "int", "default": 3}]
     assert next(n for n in data["nodes"] if n["task_id"] == "square")["mapped"] is True
+
+
+POLICIES = """
+import weir
+
+@weir.task(retries=2, retry_delay=5, timeout=30, pool="db", priority=3)
+def load() -> list[int]:
+    return [1]
+
+@weir.task(cache=True, tags=["report"])
+def report(xs: list[int]) -> int:
+    return len(xs)
+
+@weir.flow(schedule="@daily", tags=["nightly"], timeout=600)
+def policed() -> int:
+    return report(load())
+"""
+
+
+def test_flows_show_gives_each_tasks_effective_policy_from_the_snapshot(weir, write_file):
+    write_file("policed.py", POLICIES)
+
+    done = weir("flows", "show", "policed.py:policed")
+    data = weir("flows", "show", "policed.py:policed", "--json").json()
+
+    assert done.code == 0, done
+    assert "load  [retries 2 (delay 5s), timeout 30s, pool db, priority 3]" in done.out
+    assert "report  [cache, tags report]" in done.out
+    assert "schedule: " in done.out and "tags: nightly" in done.out and "timeout: 600s" in done.out
+    load = next(n for n in data["nodes"] if n["task_id"] == "load")
+    assert load["policy"]["retry"]["retries"] == 2
+    assert (load["policy"]["timeout"], load["policy"]["pool"], load["policy"]["priority"]) == (30, "db", 3)
+    assert data["tags"] == ["nightly"] and data["location"].startswith("policed.py:")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -42,9 +41,7 @@ def slow(folder: str) -> str:
 """
 
 
-def _weir(tmp_path: Path, home: Path, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WEIR_")}
-    env.update({"WEIR_HOME": str(home), "WEIR_WORKERS": "2", "NO_COLOR": "1"})
+def _weir(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "weir", *args],
         cwd=tmp_path,
@@ -69,19 +66,19 @@ def _lines(proc: subprocess.Popen[str]) -> queue.Queue[str]:
 
 @pytest.mark.parametrize("executor", ["local", "inline"])
 def test_follow_prints_new_output_while_the_try_runs_and_ends_with_it(
-    weir, tmp_path: Path, home: Path, executor: str
+    weir, tmp_path: Path, weir_env: dict[str, str], executor: str
 ) -> None:
     (tmp_path / "flows.py").write_text(textwrap.dedent(SLOW))
     gates = tmp_path / "gates"
     gates.mkdir()
-    runner = _weir(tmp_path, home, "run", "flows.py:slow", "-p", f"folder={gates}", "-e", executor)
+    runner = _weir(tmp_path, weir_env, "run", "flows.py:slow", "-p", f"folder={gates}", "-e", executor)
     follower = None
     try:
         deadline = time.monotonic() + 60
         while weir("runs", "show", "1", "--json").code != 0:
             assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
             time.sleep(0.1)
-        follower = _weir(tmp_path, home, "logs", "1", "talk", "--follow")
+        follower = _weir(tmp_path, weir_env, "logs", "1", "talk", "--follow")
         lines = _lines(follower)
         time.sleep(0.5)
         assert follower.poll() is None  # waiting for a file that does not exist yet

@@ -1,4 +1,4 @@
-"""Flows the local executor tests run in worker processes (imported there by module name)."""
+"""Flows the executor tests run (imported by module name, in worker processes too)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import weir
 
@@ -72,3 +73,63 @@ def talking() -> str:
 @weir.flow
 def napping() -> str:
     return nap()
+
+
+# -- for the conformance suite (test_conformance.py) -------------------------------------------
+
+
+@weir.task
+def leave() -> None:
+    os._exit(3)
+
+
+@weir.task
+def hold(release: str, started: str = "", after: str = "") -> str:
+    """Print a line, write this process's pid to ``started``, wait (at most 10 s) until the file
+    ``release`` exists, then write ``after``: a test sees the task running and lets it go."""
+    print("holding until released", flush=True)
+    if started:
+        Path(started).write_text(str(os.getpid()), encoding="utf-8")
+    deadline = time.monotonic() + 10.0
+    while not Path(release).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{release} was never created")
+        time.sleep(0.02)
+    if after:
+        Path(after).write_text("ran", encoding="utf-8")
+    return "released"
+
+
+@weir.task
+def touch(path: str) -> str:
+    Path(path).write_text("ran", encoding="utf-8")
+    return "touched"
+
+
+#: What :func:`big` returns: 10 MiB of a repeating pattern.
+BIG = bytes(range(256)) * (40 * 1024)
+
+
+@weir.task
+def big() -> bytes:
+    return BIG
+
+
+@weir.flow
+def exiting() -> None:
+    leave()
+
+
+@weir.flow
+def holding(release: str, started: str = "", after: str = "") -> str:
+    return hold(release, started, after)
+
+
+@weir.flow
+def touching(path: str) -> str:
+    return touch(path)
+
+
+@weir.flow
+def sizing() -> bytes:
+    return big()

@@ -13,39 +13,15 @@ from pathlib import Path
 
 import flows_for_local as flows
 import pytest
+from workitems import Items, code_source, finished, wait_for
 
 import weir
-from weir import results
-from weir.executors.base import Finished, FlowRef, Report, Started, TryKey, WorkItem
+from weir.executors.base import CodeSource, Finished, Outcome, Report, Started, TryKey
 from weir.executors.local import LocalExecutor, for_worker
-from weir.sdk.flow import Flow
-from weir.worker.flows import flow_ref_for
+from weir.graph.snapshot import CodeKind, CodeRef
+from weir.io import results
 
 pytestmark = pytest.mark.slow
-
-
-class Items:
-    """Builds work items with fresh keys and per-try log and result paths."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.count = 0
-
-    def __call__(self, flow: Flow | FlowRef, task_id: str | None = None) -> WorkItem:
-        self.count += 1
-        ref = flow if isinstance(flow, FlowRef) else flow_ref_for(flow)
-        if task_id is None:
-            assert isinstance(flow, Flow)
-            (task_id,) = flow.graph.nodes
-        return WorkItem(
-            run_id=self.count,
-            task_id=task_id,
-            map_index=-1,
-            try_number=1,
-            flow=ref,
-            log_path=str(self.tmp_path / f"{self.count}.log"),
-            result_path=str(self.tmp_path / f"{self.count}.pkl"),
-        )
 
 
 @pytest.fixture
@@ -66,23 +42,6 @@ def make_executor() -> Iterator[Callable[[int], LocalExecutor]]:
     yield make
     for executor in made:
         executor.shutdown()
-
-
-def wait_for(executor: LocalExecutor, want: Callable[[Report], bool], within: float = 30.0) -> list[Report]:
-    """Poll until a report matches ``want``; every report seen, in order."""
-    seen: list[Report] = []
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        batch = executor.poll(0.5)
-        seen.extend(batch)
-        if any(want(r) for r in batch):
-            return seen
-    raise AssertionError(f"no matching report within {within} s; saw {seen!r}")
-
-
-def finished(executor: LocalExecutor, key: TryKey, within: float = 30.0) -> Finished:
-    seen = wait_for(executor, lambda r: isinstance(r, Finished) and r.key == key, within)
-    return next(r for r in seen if isinstance(r, Finished) and r.key == key)
 
 
 def finish_all(executor: LocalExecutor, keys: list[TryKey], within: float = 30.0) -> list[Finished]:
@@ -130,10 +89,10 @@ def test_a_failing_task_reports_its_error_and_logs_its_traceback(make_executor, 
     item = items(flows.failing)
     executor.submit(item)
     done = finished(executor, item.key)
-    assert not done.ok and not done.lost
+    assert not done.ok and done.outcome != Outcome.LOST
     assert done.error == "ValueError: boom: the task failed"
     assert "Traceback" in done.traceback and "boom: the task failed" in done.traceback
-    log = Path(item.log_path).read_text()
+    log = items.log(item)
     assert "Traceback" in log and "ValueError: boom: the task failed" in log
 
 
@@ -142,7 +101,7 @@ def test_prints_logging_raw_writes_and_subprocess_output_land_in_the_log(make_ex
     item = items(flows.talking)
     executor.submit(item)
     assert finished(executor, item.key).ok
-    log = Path(item.log_path).read_text()
+    log = items.log(item)
     for line in ("printed line", "to stderr", "logged line", "raw fd line", "from a subprocess"):
         assert line in log
     assert "INFO weir.tests.chatty: logged line" in log
@@ -174,10 +133,10 @@ def test_a_flow_defined_in_a_function_is_sent_by_value(make_executor, items) -> 
     def local_flow() -> int:
         return double()
 
-    ref = flow_ref_for(local_flow)
-    assert ref.kind == "pickle" and ref.payload
+    code = code_source(local_flow)
+    assert code.ref.kind == CodeKind.PICKLE and code.payload
     executor = make_executor(2)
-    batch = [items(ref, "double") for _ in range(6)]
+    batch = [items(code, "double") for _ in range(6)]
     for item in batch:
         executor.submit(item)
     for done in finish_all(executor, [item.key for item in batch]):
@@ -186,26 +145,30 @@ def test_a_flow_defined_in_a_function_is_sent_by_value(make_executor, items) -> 
 
 
 def test_a_flows_payload_is_sent_once_per_worker(items) -> None:
-    ref = FlowRef(kind="pickle", target="x", flow_name="f", key="f@1", payload=b"code")
+    code = CodeSource(
+        ref=CodeRef(kind=CodeKind.PICKLE, target="x"), flow_name="f", version="1", payload=b"code"
+    )
     sent_to_one: set[str] = set()
     sent_to_other: set[str] = set()
-    first = for_worker(items(ref, "t"), sent_to_one)
-    second = for_worker(items(ref, "t"), sent_to_one)
-    other = for_worker(items(ref, "t"), sent_to_other)
-    assert first.flow.payload == b"code"
-    assert second.flow.payload is None and second.flow.key == "f@1"
-    assert other.flow.payload == b"code"
+    first = for_worker(items(code, "t"), sent_to_one)
+    second = for_worker(items(code, "t"), sent_to_one)
+    other = for_worker(items(code, "t"), sent_to_other)
+    assert first.code.payload == b"code"
+    assert second.code.payload is None and second.code.key == "f@1:pickle:x"
+    assert other.code.payload == b"code"
 
 
 def test_a_flow_that_cannot_be_loaded_fails_the_try(make_executor, items) -> None:
     executor = make_executor(1)
-    ref = FlowRef(kind="module", target="no_such_module_for_weir", flow_name="f", key="f@1")
-    item = items(ref, "t")
+    code = CodeSource(
+        ref=CodeRef(kind=CodeKind.MODULE, target="no_such_module_for_weir"), flow_name="f", version="1"
+    )
+    item = items(code, "t")
     executor.submit(item)
     done = finished(executor, item.key)
-    assert not done.ok and not done.lost
+    assert not done.ok and done.outcome != Outcome.LOST
     assert "ModuleNotFoundError" in done.error and "no_such_module_for_weir" in done.error
-    assert "ModuleNotFoundError" in Path(item.log_path).read_text()
+    assert "ModuleNotFoundError" in items.log(item)
 
 
 def test_a_killed_worker_is_reported_lost_and_replaced(make_executor, items) -> None:
@@ -217,7 +180,7 @@ def test_a_killed_worker_is_reported_lost_and_replaced(make_executor, items) -> 
     killed_at = time.monotonic()
     done = finished(executor, item.key, within=5.0)
     assert time.monotonic() - killed_at < 5.0
-    assert not done.ok and done.lost
+    assert not done.ok and done.outcome == Outcome.LOST
     assert done.error == f"worker process {pid} died (killed by signal SIGKILL) while running this task"
     assert not is_alive(pid)
 
@@ -241,7 +204,7 @@ def test_a_worker_that_exits_is_reported_with_its_exit_code(make_executor, items
     item = items(leaving)
     executor.submit(item)
     done = finished(executor, item.key, within=10.0)
-    assert done.lost and "(exit code 3)" in done.error
+    assert done.outcome == Outcome.LOST and "(exit code 3)" in done.error
 
 
 def test_cancelling_a_running_try_stops_it_at_once(make_executor, items) -> None:
@@ -253,7 +216,7 @@ def test_cancelling_a_running_try_stops_it_at_once(make_executor, items) -> None
     executor.cancel(item.key)
     done = finished(executor, item.key)
     assert time.monotonic() - asked < 2.0
-    assert not done.ok and done.error == "cancelled" and not done.lost
+    assert not done.ok and done.error == "cancelled" and done.outcome != Outcome.LOST
     assert not is_alive(pid)
     after = items(flows.answering)
     executor.submit(after)

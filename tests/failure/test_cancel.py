@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import weir.runs
-from weir.control import RunStateError
+from weir.errors import RunStateError
 
 CANCELLABLE = """
 @weir.task

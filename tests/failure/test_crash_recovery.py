@@ -14,8 +14,8 @@ import pytest
 
 import weir.runs
 from weir.settings import Settings
-from weir.store import queries
-from weir.store.db import get_engine
+from weir.store import runs
+from weir.store.store import open_store
 
 # A chain (extract -> clean -> enrich -> report) and a fan-out (extract -> rows, total ->
 # report); every task appends its id to side.txt each time its code runs.
@@ -72,9 +72,8 @@ RESULT = {"enriched": [3, 5, 7], "rows": 3, "total": 6}
 
 
 def _only_run_id() -> int:
-    engine = get_engine(Settings.from_env().database_url)
-    with engine.connect() as conn:
-        (run,) = queries.list_runs(conn)
+    with open_store(Settings.from_env().database_url).read() as conn:
+        (run,) = runs.list_runs(conn).runs
     return run.id
 
 

@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 
 import weir.runs
-from weir.control import RunStateError
-from weir.errors import NotFoundError
+from weir.errors import NotFoundError, RunStateError
 from weir.sdk.loader import load_flow
 
 PIPELINE = """

@@ -6,9 +6,8 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
-from weir.graph.model import TaskPolicy
+from weir.graph.policy import RetryPolicy
 from weir.sdk.loader import load_flow
 
 BACKOFF = """
@@ -44,7 +43,7 @@ def test_retries_wait_longer_each_try_and_never_longer_than_the_cap(
     assert run.state == "failed"
     assert side_effects() == Counter({"backoff": 4, "capped": 3})
     policy = flow.graph.nodes["backoff"].policy
-    expected = [policy.retry_wait(n, 0.0) for n in (1, 2, 3)]
+    expected = [policy.retry.wait(n, 0.0) for n in (1, 2, 3)]
     assert expected == [0.1, 0.2, 0.4]
     tries = run.tries("backoff")
     assert [t.state for t in tries] == ["up_for_retry"] * 3 + ["failed"]
@@ -60,9 +59,9 @@ def test_retries_wait_longer_each_try_and_never_longer_than_the_cap(
 
 
 def test_retry_wait_is_capped_before_jitter_spreads_it() -> None:
-    policy = TaskPolicy(retry_delay=1.0, retry_backoff=2.0, max_retry_delay=3.0, retry_jitter=0.5)
-    assert policy.retry_wait(5, 0.5) == 3.0
-    assert 1.5 <= policy.retry_wait(5, 0.0) <= policy.retry_wait(5, 0.999) <= 4.5
+    policy = RetryPolicy(delay=1.0, backoff=2.0, max_delay=3.0, jitter=0.5)
+    assert policy.wait(5, 0.5) == 3.0
+    assert 1.5 <= policy.wait(5, 0.0) <= policy.wait(5, 0.999) <= 4.5
 
 
 RULES = """
@@ -104,14 +103,14 @@ def test_retry_on_retries_only_the_named_exceptions_and_retry_if_decides_per_err
 
     (only,) = run.tries("wrong_kind")
     assert only.state == "failed" and "ValueError" in (only.error or "")
-    assert "not retried: ValueError is not one of retry_on" in Path(only.log_path or "").read_text()
+    assert "not retried: ValueError is not one of retry_on" in run.log("wrong_kind", try_number=only.number)
 
     assert [t.state for t in run.tries("right_kind")] == ["up_for_retry", "up_for_retry", "success"]
 
     judged = run.tries("judged")
     assert [t.state for t in judged] == ["up_for_retry", "up_for_retry", "failed"]
     assert "permanent damage" in (judged[-1].error or "")
-    assert "retry_if returned False" in Path(judged[-1].log_path or "").read_text()
+    assert "retry_if returned False" in run.log("judged", try_number=judged[-1].number)
 
 
 LOGS = """
@@ -141,7 +140,7 @@ def test_each_try_in_a_worker_is_its_own_record_with_its_own_log(
     assert [t.number for t in tries] == [1, 2, 3]
     assert len({t.log_path for t in tries}) == 3
     for t in tries:
-        text = Path(t.log_path or "").read_text()
+        text = run.log("noisy", try_number=t.number)
         assert f"this is try {t.number}" in text
         others = {1, 2, 3} - {t.number}
         assert not any(f"this is try {n}" in text for n in others)

@@ -9,7 +9,7 @@ import pytest
 import weir
 from weir.errors import StaleStateError
 from weir.states import RunState, TaskState, check_run_transition, check_task_transition
-from weir.store import queries
+from weir.store import tasks as queries
 from weir.store.records import Changes, RunChange, TaskRunChange, TaskRunRecord
 
 calls = {"n": 0}

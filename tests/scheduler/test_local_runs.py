@@ -110,7 +110,7 @@ def test_a_mapped_flow_runs_in_worker_processes(store_url: str, flows_file: Path
 
 def test_a_workers_output_reaches_the_try_log(store_url: str, flows_file: Path) -> None:
     run = load_flow(f"{flows_file}:everything").run(executor="local", n=1)
-    text = Path(run.tries("whoami")[0].log_path or "").read_text()
+    text = run.log("whoami")
     for line in ("stdout of whoami", "stderr of whoami", "raw fd write", "context log of whoami"):
         assert line in text
 
@@ -124,7 +124,7 @@ def test_retries_in_a_worker_record_three_tries_each_with_a_log(
     assert run.result() == 3
     tries = run.tries("flaky")
     assert [t.state for t in tries] == ["up_for_retry", "up_for_retry", "success"]
-    logs = [Path(t.log_path or "").read_text() for t in tries]
+    logs = [run.log("flaky", try_number=t.number) for t in tries]
     assert [f"try {n}" in text for n, text in enumerate(logs, start=1)] == [True, True, True]
 
 

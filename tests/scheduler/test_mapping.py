@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import weir
-from weir.store import queries
+from weir.store import tasks as queries
 from weir.store.db import get_engine
 
 

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from weir.errors import StaleStateError
-from weir.runs import _executor_for
+from weir.executors.registry import executor_for
 from weir.scheduler.service import Created, Scheduler
 from weir.schedules import next_fire_time
 from weir.settings import Settings
-from weir.store import queries
+from weir.store import runs
 from weir.store.db import get_engine
 from weir.store.records import RunRecord
+from weir.store.store import open_store
 from weir.testing import FakeClock
 
 HEADER = """import weir
@@ -53,7 +54,10 @@ class Project:
         self.flows_dir = root / "flows"
         self.flows_dir.mkdir(parents=True, exist_ok=True)
         base = Settings.from_env(executor="inline", cwd=root)
-        self.settings = dataclasses.replace(base, flows_dirs=(self.flows_dir,))
+        # The tests move a fake clock by hours at a time: leases must outlast such jumps.
+        self.settings = dataclasses.replace(
+            base, flows_dirs=(self.flows_dir,), lease_seconds=10 * 365 * 86400
+        )
         self.engine = get_engine(self.settings.database_url)
         self._schedulers: list[Scheduler] = []
 
@@ -70,14 +74,14 @@ class Project:
 
     def scheduler(self, clock: FakeClock) -> Scheduler:
         # FakeClock has Clock's interface, but Clock is a class, not a Protocol.
-        scheduler = Scheduler(self.settings, _executor_for(self.settings), clock=clock)  # type: ignore[arg-type]
+        scheduler = Scheduler(self.settings, executor_for(self.settings), clock=clock)
         self._schedulers.append(scheduler)
         return scheduler
 
     def runs(self, flow: str | None = None) -> list[RunRecord]:
         """Every run (of ``flow``), oldest id first."""
-        with self.engine.connect() as conn:
-            return list(reversed(queries.list_runs(conn, flow=flow, limit=1_000_000)))
+        with open_store(self.settings.database_url).read() as conn:
+            return list(reversed(runs.list_runs(conn, flow=flow, limit=1_000_000).runs))
 
     def logical_dates(self, flow: str) -> list[datetime]:
         return sorted(r.logical_date for r in self.runs(flow) if r.logical_date is not None)

@@ -101,6 +101,7 @@ def test_paris_hourly_cron_has_23_runs_on_the_spring_day_and_25_on_the_fall_day(
     assert [d for d in fall if "T02:" in d] == ["2024-10-27T02:00:00+02:00", "2024-10-27T02:00:00+01:00"]
 
 
+@pytest.mark.slow  # about 10 s on PostgreSQL: 2,920 daily ticks of the scheduler
 def test_feb_29_over_eight_years_creates_two_runs_each_on_a_feb_29(project: Project) -> None:
     project.write("leap.py", flow_source("leap", schedule='"0 0 29 2 *"', start="2020-01-01", catchup=True))
     clock = FakeClock(utc(2024, 1, 1))
@@ -112,6 +113,7 @@ def test_feb_29_over_eight_years_creates_two_runs_each_on_a_feb_29(project: Proj
     ]
 
 
+@pytest.mark.slow  # 1,464 ticks of the scheduler
 def test_the_31st_over_a_year_creates_seven_runs_one_per_month_that_has_one(project: Project) -> None:
     project.write(
         "monthend.py", flow_source("monthend", schedule='"0 0 31 * *"', start="2023-12-01", catchup=True)

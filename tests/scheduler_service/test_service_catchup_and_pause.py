@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from scheduler_project import Project, flow_source, utc
 
-from weir.store import queries
+from weir.store import flows as queries
 from weir.testing import FakeClock
 
 
@@ -58,7 +58,7 @@ def test_a_flow_paused_in_its_definition_creates_no_runs(project: Project) -> No
         assert scheduler.tick() == []
     assert project.runs() == []
     with project.engine.connect() as conn:
-        state = queries.get_flow_state(conn, "quiet")
+        state = queries.get_state(conn, "quiet")
     assert state is not None and state.paused
 
 
@@ -126,7 +126,7 @@ def test_max_active_runs_1_takes_the_next_queued_run_only_after_the_active_one_e
     clock.advance(hours=3)
     assert len(scheduler.tick()) == 3
     owned = [r.id for r in project.runs("serial") if r.owner is not None]
-    assert owned == list(scheduler.loop.drivers) and len(owned) == 1
+    assert owned == list(scheduler.loop.engines) and len(owned) == 1
     order: list[int] = []
     for _ in range(200):
         scheduler.step()

@@ -10,7 +10,7 @@ from pathlib import Path
 from scheduler_project import Project, flow_source, utc
 
 import weir
-from weir.store import queries
+from weir.store import flows as queries
 from weir.testing import FakeClock
 
 REFRESH = timedelta(seconds=5)  # more than the daemon's refresh period
@@ -18,7 +18,7 @@ REFRESH = timedelta(seconds=5)  # more than the daemon's refresh period
 
 def file_errors(project: Project) -> dict[str, str]:
     with project.engine.connect() as conn:
-        return {Path(path).name: error for path, error, _ in queries.flow_file_errors(conn)}
+        return {Path(f.path).name: f.error or "" for f in queries.file_errors(conn)}
 
 
 def test_a_file_that_fails_to_import_is_recorded_and_does_not_hide_the_other_files(project: Project) -> None:

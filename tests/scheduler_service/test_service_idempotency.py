@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 
 from scheduler_project import Project, flow_source, utc
 
-from weir.runs import create_run
-from weir.store import queries
+from weir.control.context import Context
+from weir.control.runs import trigger
+from weir.store import runs as queries
 from weir.testing import FakeClock
 
 HOURLY = flow_source("hourly", schedule='"0 * * * *"', start="2024-01-01", catchup=True)
@@ -33,7 +34,7 @@ def test_two_schedulers_ticking_at_the_same_time_create_each_run_once(project: P
     assert project.logical_dates("hourly") == hours(9)
     keys = [f"scheduled:hourly:{d.isoformat()}" for d in hours(9)]
     with project.engine.connect() as conn:
-        assert all(queries.find_run_by_key(conn, key) is not None for key in keys)
+        assert all(queries.find_by_key(conn, key) is not None for key in keys)
 
 
 def test_two_schedulers_never_both_take_one_run(project: Project) -> None:
@@ -48,8 +49,8 @@ def test_two_schedulers_never_both_take_one_run(project: Project) -> None:
     clock.advance(hours=3)
     first.tick()  # creates and takes three runs
     second.tick()
-    assert len(first.loop.drivers) == 3
-    assert set(first.loop.drivers).isdisjoint(second.loop.drivers)
+    assert len(first.loop.engines) == 3
+    assert set(first.loop.engines).isdisjoint(second.loop.engines)
 
 
 def test_a_restarted_scheduler_does_not_create_the_runs_again(project: Project) -> None:
@@ -75,10 +76,11 @@ def test_a_restart_in_the_middle_of_a_catchup_creates_the_rest_once(project: Pro
     # It made two of the five due runs, then died before it stored its last fire time.
     flow = crashed.flows["hourly"]
     for start in hours(2):
-        create_run(
-            flow,
+        trigger(
+            Context.of(project.settings, via="scheduler"),
+            flow.name,
             {},
-            settings=project.settings,
+            version=flow.version,
             trigger="schedule",
             run_key=f"scheduled:hourly:{start.isoformat()}",
             logical_date=start,

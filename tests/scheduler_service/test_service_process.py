@@ -18,7 +18,7 @@ import weir
 SERVE = """
 import dataclasses, signal, sys
 from pathlib import Path
-from weir.runs import _executor_for
+from weir.executors.registry import executor_for as _executor_for
 from weir.scheduler.service import Scheduler
 from weir.settings import Settings
 

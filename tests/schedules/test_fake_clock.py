@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from weir.scheduler.clock import Clock
+from weir.clock import Clock
 from weir.testing import FakeClock
 
 

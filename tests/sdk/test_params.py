@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 import weir
-from weir.store import queries
-from weir.store.db import get_engine
+from weir.store import runs
+from weir.store.records import RunRecord
+from weir.store.store import open_store
 
 
 @weir.task
@@ -19,9 +20,9 @@ def typed(count: int, label: str = "none", ratio: float = 0.5) -> object:
     return echo({"count": count, "label": label, "ratio": ratio})
 
 
-def runs_recorded(store_url: str) -> list[queries.RunRecord]:
-    with get_engine(store_url).connect() as conn:
-        return queries.list_runs(conn)
+def runs_recorded(store_url: str) -> list[RunRecord]:
+    with open_store(store_url).read() as conn:
+        return runs.list_runs(conn).runs
 
 
 def test_params_are_coerced_and_defaults_filled(store_url: str) -> None:

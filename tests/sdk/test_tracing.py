@@ -115,8 +115,8 @@ def test_options_override_the_policy_of_one_call_only() -> None:
 
     special = tuned.graph.nodes["special"].policy
     plain = tuned.graph.nodes["step"].policy
-    assert (special.retries, special.trigger) == (3, TriggerRule.ALL_DONE)
-    assert (plain.retries, plain.trigger) == (0, TriggerRule.ALL_SUCCESS)
+    assert (special.retry.retries, special.trigger) == (3, TriggerRule.ALL_DONE)
+    assert (plain.retry.retries, plain.trigger) == (0, TriggerRule.ALL_SUCCESS)
 
 
 def test_map_over_a_reference_makes_a_mapped_node_with_fixed_arguments() -> None:

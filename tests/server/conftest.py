@@ -133,14 +133,34 @@ def drive(settings: Any) -> Callable[[int], Any]:
     """Drive a queued run to the end in this process (what the scheduler will do)."""
 
     def drive_run(run_id: int) -> Any:
-        from weir.control import drive, load_run_flow
-        from weir.runs import _executor_for, get_run
+        from weir.control.context import Context
+        from weir.executors.registry import executor_for, release
+        from weir.runs import drive, get_run
 
-        flow, values = load_run_flow(run_id, settings)
-        drive(flow, run_id, values, settings=settings, executor=_executor_for(settings), restore=True)
+        executor = executor_for(settings)
+        try:
+            drive(Context.of(settings, via="python"), run_id, executor)
+        finally:
+            release(executor)
         return get_run(run_id, settings)
 
     return drive_run
+
+
+def register_project(settings: Any) -> None:
+    """Register the flow files of ``settings``' project, as a scheduler does when it starts."""
+    from weir.control.context import Context
+    from weir.control.flows import sync
+    from weir.worker.registrar import shared_registrar
+
+    registrar = shared_registrar(settings.project_root, settings.registrar_timeout)
+    sync(Context.of(settings, via="python"), registrar)
+
+
+@pytest.fixture
+def register() -> Callable[[Any], None]:
+    """Register the flow files of a project's settings (see :func:`register_project`)."""
+    return register_project
 
 
 EVENT_FLOWS = """
@@ -165,13 +185,15 @@ def audit(n: int = 0) -> int:
 
 @pytest.fixture
 def event_settings(tmp_path: Path, store_url: str) -> Any:
-    """Settings whose flow folder holds two flows listening to ``orders.arrived``."""
+    """Settings whose flow folder holds two flows listening to ``orders.arrived``, registered."""
     from weir.settings import Settings
 
     folder = tmp_path / "event_flows"
     folder.mkdir()
     (folder / "orders.py").write_text(textwrap.dedent(EVENT_FLOWS))
-    return Settings.from_env(executor="inline", flows_dirs=(folder,))
+    settings = Settings.from_env(executor="inline", flows_dirs=(folder,))
+    register_project(settings)
+    return settings
 
 
 @pytest.fixture
@@ -181,4 +203,68 @@ def event_client(event_settings: Any) -> Iterator[Any]:
     from weir.server import create_app
 
     with TestClient(create_app(event_settings)) as test_client:
+        yield test_client
+
+
+PROJECT_FLOWS = """
+import weir
+
+
+@weir.task
+def extract() -> int:
+    print("extracting")
+    return 1
+
+
+@weir.flow(tags=["etl", "nightly"], schedule="@daily")
+def etl() -> int:
+    \"\"\"Extract every night.\"\"\"
+    return extract()
+
+
+@weir.task(pool="db")
+def query() -> int:
+    print("querying")
+    return 2
+
+
+@weir.flow(tags=["db"])
+def report() -> int:
+    return query()
+
+
+@weir.flow
+def greet(name: str = "you") -> int:
+    \"\"\"Never scheduled, never run: registered all the same.\"\"\"
+    return extract()
+"""
+
+BROKEN_FLOWS = """
+raise RuntimeError("this flow file does not load")
+"""
+
+
+@pytest.fixture
+def project_settings(tmp_path: Path, store_url: str) -> Any:
+    """Settings of a project whose flow files are registered (as a scheduler registers them):
+    ``etl`` (tagged etl and nightly, scheduled), ``report`` (tagged db, its task in pool ``db``,
+    which does not exist yet), ``greet`` (not scheduled, never run), and a file that does not load."""
+    from weir.settings import Settings
+
+    folder = tmp_path / "project_flows"
+    folder.mkdir()
+    (folder / "project.py").write_text(textwrap.dedent(PROJECT_FLOWS))
+    (folder / "broken.py").write_text(textwrap.dedent(BROKEN_FLOWS))
+    settings = Settings.from_env(executor="inline", flows_dirs=(folder,))
+    register_project(settings)
+    return settings
+
+
+@pytest.fixture
+def project_client(project_settings: Any) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from weir.server import create_app
+
+    with TestClient(create_app(project_settings)) as test_client:
         yield test_client

@@ -67,16 +67,16 @@ def scheduler_stand_in(settings: Any, drive: Callable[[int], Any]) -> Iterator[C
 
     Start it after the test's own foreground runs: it must not race them for their runs.
     """
-    from weir.store import views
-    from weir.store.db import get_engine
+    from weir.store import runs
+    from weir.store.store import open_store
 
     stop = threading.Event()
 
     def loop() -> None:
-        engine = get_engine(settings.database_url)
+        store = open_store(settings.database_url)
         while not stop.is_set():
-            with engine.connect() as conn:
-                queued = views.list_runs(conn, state="queued", limit=10).runs
+            with store.read() as conn:
+                queued = runs.list_runs(conn, state="queued", limit=10).runs
             for run in queued:
                 if run.owner is None:
                     drive(run.id)
@@ -210,12 +210,13 @@ def test_a_running_tasks_log_tails_live_in_the_browser(
     """The task page follows a try that is still running (its log grows while the page is open)."""
     from playwright.sync_api import expect
 
-    from weir.store.db import get_engine, write
-    from weir.store.queries import tries_t
+    from weir.store.store import open_store
+    from weir.store.tasks import tries_t
 
     run = run_flow("hello", name="tail")
-    log_path = Path(run.tries()[0].log_path or "")
-    with write(get_engine(settings.database_url)) as conn:  # make the try look like it still runs
+    log_path = Path(settings.logs) / (run.tries()[0].log_path or "")  # a key in the log store
+    store = open_store(settings.database_url)
+    with store.transaction() as conn:  # make the try look like it still runs
         running = tries_t.update().where(tries_t.c.run_id == run.id).values(state="running", ended_at=None)
         conn.execute(running)
     page.goto(f"{server}/runs/{run.id}/tasks/hello_task")
@@ -224,7 +225,38 @@ def test_a_running_tasks_log_tails_live_in_the_browser(
         f.write("a new line while following\nERROR: something looks wrong\n")
     expect(page.locator("#log")).to_contain_text("a new line while following", timeout=10_000)
     expect(page.locator("#log .line.err")).to_contain_text("something looks wrong")
-    with write(get_engine(settings.database_url)) as conn:
+    with store.transaction() as conn:
         conn.execute(tries_t.update().where(tries_t.c.run_id == run.id).values(state="success"))
     # The page reloads when the try ends, and no longer follows.
     expect(page.locator("#log")).to_have_attribute("data-follow", "0", timeout=10_000)
+
+
+def test_a_cancel_in_the_browser_is_audited_as_ui_and_pools_and_audit_pages_render(
+    server: str, page: Any, settings: Any, run_flow: Callable[..., Any]
+) -> None:
+    from playwright.sync_api import expect
+
+    from weir.control.context import Context
+    from weir.control.pools import set_pool
+    from weir.control.runs import trigger
+
+    run_flow("hello")
+    ctx = Context.of(settings, via="python")
+    queued = trigger(ctx, "hello", {"name": "queued"}).run_id  # nobody drives it
+    set_pool(ctx, "warehouse", 2, "the big one")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{server}/runs/{queued}")
+    page.click(f"button[data-post='/api/v1/runs/{queued}/cancel']")
+    expect(page.locator("#live")).to_have_attribute("data-state", "cancelled", timeout=10_000)
+
+    page.goto(f"{server}/audit")
+    cancel = page.locator("#audit tr[data-action=cancel]")
+    expect(cancel).to_have_count(1)
+    expect(cancel).to_contain_text(f"run {queued}")
+    expect(cancel.locator("td").nth(2)).to_have_text("ui")
+    _shot(page, "audit.png")
+
+    page.goto(f"{server}/pools")
+    expect(page.locator("#pools tr[data-pool=warehouse] .free")).to_have_text("2")
+    _shot(page, "pools.png")

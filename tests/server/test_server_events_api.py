@@ -6,11 +6,11 @@ from typing import Any
 
 
 def _runs(settings: Any) -> list[Any]:
-    from weir.store import queries
-    from weir.store.db import get_engine
+    from weir.store import runs
+    from weir.store.store import open_store
 
-    with get_engine(settings.database_url).connect() as conn:
-        return queries.list_runs(conn, limit=100)
+    with open_store(settings.database_url).read() as conn:
+        return runs.list_runs(conn, limit=100).runs
 
 
 def test_an_event_creates_a_queued_run_of_each_listening_flow(event_client: Any, event_settings: Any) -> None:
@@ -98,12 +98,7 @@ def test_a_paused_listener_is_skipped_and_named(event_client: Any, event_setting
 
 
 def _pause(settings: Any, flow_name: str) -> None:
-    from datetime import UTC, datetime
+    from weir.control.context import Context
+    from weir.control.flows import set_paused
 
-    from weir.store import queries
-    from weir.store.db import get_engine, write
-
-    with write(get_engine(settings.database_url)) as conn:
-        now = datetime.now(UTC)
-        queries.upsert_flow_state(conn, name=flow_name, path=None, schedule=None, paused=True, now=now)
-        queries.set_paused(conn, flow_name, True, now)
+    set_paused(Context.of(settings, via="python"), flow_name, True)

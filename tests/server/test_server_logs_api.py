@@ -1,4 +1,4 @@
-"""Try logs over the API: byte offsets, whole characters, a follow stream, nothing outside the log root."""
+"""Try logs over the API: byte offsets, whole characters, a follow stream, nothing outside the log store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from weir.server.logs import complete_utf8, read_chunk, safe_log_path
+from weir.io.logs import Chunk, LocalLogStore, complete_utf8
+
+
+def read_chunk(path: Path, offset: int, limit: int) -> Chunk:
+    """A chunk of the log file ``path``, read as the server reads logs: through a log store."""
+    return LocalLogStore(path.parent).read(path.name, offset, limit)
 
 
 def _log_url(run_id: int, task: str = "make", number: int = 1) -> str:
@@ -61,33 +66,31 @@ def test_following_the_log_of_an_ended_try_streams_it_then_ends(
 def test_log_paths_outside_the_log_root_are_never_served(
     client: Any, run_flow: Callable[..., Any], settings: Any, tmp_path: Path
 ) -> None:
-    from weir.store.db import write
-    from weir.store.queries import tries_t
+    from weir.store.store import open_store
+    from weir.store.tasks import tries_t
 
+    logs_dir = Path(settings.logs)
     secret = tmp_path / "secret.txt"
     secret.write_text("top secret")
-    link = settings.logs_dir / "link.log"
+    link = logs_dir / "link.log"
     link.parent.mkdir(parents=True, exist_ok=True)
     link.symlink_to(secret)
     run = run_flow("hello")
-    for bad in (str(secret), f"{settings.logs_dir}/../../secret.txt", str(link), "../secret.txt"):
-        with write(settings.engine if hasattr(settings, "engine") else _engine(settings)) as conn:
+    for bad in (str(secret), f"{logs_dir}/../../secret.txt", str(link), "../secret.txt"):
+        with open_store(settings.database_url).transaction() as conn:
             conn.execute(tries_t.update().where(tries_t.c.run_id == run.id).values(log_path=bad))
         body = client.get(_log_url(run.id, "hello_task")).json()
         assert body["text"] == "", bad
         assert "secret" not in client.get(f"/runs/{run.id}/tasks/hello_task").text, bad
 
 
-def _engine(settings: Any) -> Any:
-    from weir.store.db import get_engine
-
-    return get_engine(settings.database_url)
-
-
-def test_safe_log_path_keeps_to_the_root(tmp_path: Path) -> None:
+def test_the_log_store_keeps_to_its_root(tmp_path: Path) -> None:
     root = tmp_path / "logs"
-    root.mkdir()
-    assert safe_log_path(root, str(root / "1" / "a.log")) == (root / "1" / "a.log").resolve()
-    assert safe_log_path(root, "1/a.log") == (root / "1" / "a.log").resolve()
-    for bad in ("/etc/passwd", str(root / ".." / "x"), "../x", str(root), "", None, "a\x00b"):
-        assert safe_log_path(root, bad) is None, bad
+    (root / "1").mkdir(parents=True)
+    (root / "1" / "a.log").write_text("inside")
+    (tmp_path / "x").write_text("outside")
+    logs = LocalLogStore(root)
+    assert logs.read(str(root / "1" / "a.log")).text == "inside"  # an old absolute path, under the root
+    assert logs.read("1/a.log").text == "inside"
+    for bad in ("/etc/passwd", str(root / ".." / "x"), "../x", str(root), "", "a\x00b"):
+        assert logs.read(bad).text == "" and logs.size(bad) == 0, bad

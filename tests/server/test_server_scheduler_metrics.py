@@ -34,7 +34,7 @@ def test_a_scheduler_in_the_process_adds_its_pass_duration_and_lag_to_metrics(
 ) -> None:
     from fastapi.testclient import TestClient
 
-    from weir.runs import _executor_for
+    from weir.executors.registry import executor_for
     from weir.scheduler.service import Scheduler
     from weir.server import create_app
     from weir.settings import Settings
@@ -45,7 +45,7 @@ def test_a_scheduler_in_the_process_adds_its_pass_duration_and_lag_to_metrics(
     (folder / "hourly.py").write_text(textwrap.dedent(FLOW))
     settings = Settings.from_env(executor="inline", flows_dirs=(folder,))
     clock = FakeClock(datetime(2024, 5, 1, 9, 30, tzinfo=UTC))
-    scheduler = Scheduler(settings, _executor_for(settings), clock=clock)
+    scheduler = Scheduler(settings, executor_for(settings), clock=clock)
     try:
         scheduler.tick()  # reads the flow; the 9:00 fire is 30 minutes old
         lag_count, lag_sum = (

@@ -19,9 +19,13 @@ PAGE_BUDGET_MS = 200.0
 
 def seed_runs(engine: Any, flow: Any, count: int, *, start_id: int = 1) -> None:
     """Insert ``count`` finished runs of ``flow`` (one try per task) straight into the store."""
+    from weir.store import flows
     from weir.store.db import write
-    from weir.store.queries import runs_t, task_runs_t, tries_t
+    from weir.store.runs import runs_t
+    from weir.store.tasks import task_runs_t, tries_t
 
+    with engine.connect() as conn:
+        version = flows.get_version(conn, flow.name).version  # the version flow.run() stored
     graph = flow.graph
     tasks = list(graph.nodes)
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -36,7 +40,7 @@ def seed_runs(engine: Any, flow: Any, count: int, *, start_id: int = 1) -> None:
                 {
                     "id": run_id,
                     "flow_name": flow.name,
-                    "flow_version": flow.version,
+                    "flow_version": version,
                     "state": state,
                     "params": {"n": 3},
                     "trigger": "schedule" if i % 2 else "manual",

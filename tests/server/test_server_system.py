@@ -17,13 +17,13 @@ def test_health_says_the_store_answers_and_how_old_the_scheduler_heartbeat_is(
     assert body["store"] == {"reachable": True, "error": None}
     assert body["scheduler_heartbeat_age"] is None
 
-    from weir.store import queries
-    from weir.store.db import get_engine, write
+    from weir.store import owners
     from weir.store.records import OwnerRecord
+    from weir.store.store import open_store
 
     now = datetime.now(UTC)
-    with write(get_engine(settings.database_url)) as conn:
-        queries.register_owner(
+    with open_store(settings.database_url).transaction() as conn:
+        owners.register(
             conn,
             OwnerRecord(
                 id="sched-1",
@@ -134,3 +134,33 @@ def test_weir_api_has_host_and_port_options() -> None:
     assert result.exit_code == 0
     assert "--host" in result.output and "--port" in result.output
     assert "8642" in result.output and "127.0.0.1" in result.output
+
+
+def test_health_says_which_drivers_hold_their_lease(client: Any, settings: Any) -> None:
+    from weir.store import owners
+    from weir.store.records import OwnerRecord
+    from weir.store.store import open_store
+
+    now = datetime.now(UTC)
+    with open_store(settings.database_url).transaction() as conn:
+        for owner_id, lease in (("sched-live", timedelta(seconds=10)), ("run-gone", timedelta(seconds=-5))):
+            owners.register(
+                conn,
+                OwnerRecord(
+                    id=owner_id,
+                    host="h",
+                    pid=1,
+                    kind="scheduler" if owner_id.startswith("sched") else "run",
+                    started_at=now - timedelta(minutes=1),
+                    heartbeat_at=now - timedelta(seconds=20),
+                    lease_expires_at=now + lease,
+                ),
+            )
+
+    drivers = {d["id"]: d for d in client.get("/api/v1/health").json()["drivers"]}
+    metrics = client.get("/metrics").text
+
+    assert drivers["sched-live"]["alive"] is True
+    assert drivers["run-gone"]["alive"] is False and drivers["run-gone"]["lease_expires_at"]
+    assert 'weir_drivers_alive{kind="scheduler"} 1.0' in metrics
+    assert 'weir_drivers_alive{kind="run"}' not in metrics

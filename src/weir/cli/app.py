@@ -1,23 +1,28 @@
 """The ``weir`` command line: ``weir run``, ``weir scheduler``, ``weir trigger``, ``weir backfill``,
-``weir pause|unpause``, ``weir events send``, ``weir flows|runs ...``, ``weir logs``, ``weir db``.
+``weir pause|unpause``, ``weir events send``, ``weir flows|runs|pools ...``, ``weir logs``,
+``weir audit``, ``weir db``.
 
-Commands are thin: parse, call the layer below, print. Heavy modules (the store, the SDK,
-pydantic) are imported inside the command functions, so ``weir --help`` stays fast.
+Commands are thin: parse, call the control layer (``weir.control``) or ``weir.runs``, print.
+Heavy modules (the store, the SDK, pydantic) are imported inside the command functions, so
+``weir --help`` stays fast. No command imports user code but ``weir run`` (the one documented
+exception): every other finds flows as stored snapshots, brought in step by the registrar.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from weir.cli import daemon, events, flows, runs, schedule, server
-from weir.cli.foreground import finish
-from weir.cli.output import fail, handles_errors, stderr_console, stdout_console
-from weir.cli.project import FLOW_HELP, FlowsOption, find_flow, load_settings
+from weir.cli import audit, daemon, db, events, flows, logs, pools, runs, schedule, server
+from weir.cli.output import handles_errors, stderr_console, stdout_console
+from weir.cli.project import FLOW_HELP, FlowsOption, load_settings, parse_params
+
+if TYPE_CHECKING:
+    from weir.control.context import Context
+    from weir.sdk.flow import Flow
 
 app = typer.Typer(
     name="weir",
@@ -26,7 +31,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Manage the metadata store.", no_args_is_help=True)
 
 
 def _version(value: bool) -> None:
@@ -46,25 +50,6 @@ def _root(
     """weir: a workflow orchestrator."""
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``["n=5", "day=2024-01-02"]`` -> ``{"n": 5, "day": "2024-01-02"}``.
-
-    A value is read as JSON when it is JSON (numbers, booleans, lists, objects, quoted
-    strings), otherwise it stays a string; pydantic then checks it against the signature.
-    """
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            fail(f"-p expects key=value, not {pair!r}")
-        try:
-            params[key] = json.loads(raw)
-        except ValueError:
-            params[key] = raw
-    return params
-
-
 @app.command("run")
 @handles_errors
 def run(
@@ -80,35 +65,58 @@ def run(
     flows: FlowsOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, no progress.")] = False,
 ) -> None:
-    """Run a flow in the foreground and print its outcome; exit 0 on success, 1 on failure."""
+    """Run a flow in the foreground and print its outcome; exit 0 on success, 1 on failure.
+
+    This is the one command that imports the flow's code in its own process: it stores the
+    flow's snapshot and drives the run from it, as a scheduler would.
+    """
+    from weir.cli.project import context
+
     out, err = stdout_console(), stderr_console()  # before any task swaps sys.stdout
     params = parse_params(param or [])
-
     overrides: dict[str, Any] = {} if executor is None else {"executor": executor}
     settings = load_settings(flows, **overrides)  # an unknown executor is refused here
+    if ".py" in target:
+        from weir.sdk.loader import load_flow
 
-    from weir.runs import run_flow
+        flow = load_flow(target)
+        flow.validate_params(params)  # refuse bad params before the store or a worker pool exists
+        ctx = context(settings)
+    else:
+        ctx = context(settings)
+        flow = _load_named(ctx, target)
+        flow.validate_params(params)
 
-    flow = find_flow(target, settings)
-    flow.validate_params(params)  # refuse bad params before a run or a worker pool exists
-
+    from weir.cli.foreground import finish
     from weir.cli.progress import RunProgress
+    from weir.runs import run_flow
 
     progress = RunProgress(err, flow.name, flow.graph.nodes)
     try:
         with contextlib.nullcontext() if as_json else progress:
             result_run = run_flow(
-                flow,
-                params,
-                settings=settings,
-                listener=progress.update,
-                on_created=progress.created,
+                flow, params, settings=settings, listener=progress.update, on_created=progress.created
             )
     except KeyboardInterrupt:
         where = f"run {progress.run_id} " if progress.run_id is not None else ""
         print(f"interrupted: {where}cancelled", file=sys.stderr)
         raise typer.Exit(130) from None
-    finish(settings, result_run, as_json=as_json, out=out)
+    finish(ctx, result_run, as_json=as_json, out=out)
+
+
+def _load_named(ctx: Context, name: str) -> Flow:
+    """The code of the registered flow ``name``, loaded in this process (``weir run NAME``).
+
+    Raises:
+        NotFoundError: no such flow. FlowLoadError: its code does not load here.
+    """
+    from weir.cli.project import resolve_flow
+    from weir.executors.base import CodeSource
+    from weir.worker.flows import find_flow
+
+    snapshot = resolve_flow(ctx, name)
+    code = CodeSource(ref=snapshot.code, flow_name=snapshot.name, version=snapshot.version)
+    return find_flow(code, ctx.settings.project_root)
 
 
 app.command("scheduler")(daemon.scheduler)
@@ -120,31 +128,10 @@ app.command("unpause")(schedule.unpause)
 app.add_typer(events.app, name="events")
 app.add_typer(flows.app, name="flows")
 app.add_typer(runs.app, name="runs")
-app.command("logs")(runs.logs)
-app.add_typer(db_app, name="db")
-
-
-@db_app.command("upgrade")
-@handles_errors
-def db_upgrade() -> None:
-    """Apply the store's migrations up to the newest revision."""
-    from weir.settings import Settings
-    from weir.store import db
-
-    settings = Settings.from_env()
-    # Not get_engine(): it migrates on open, and this command reports the revision before.
-    engine = db._create(settings.database_url)
-    try:
-        before = db.current_revision(engine)
-        db.upgrade(engine)
-        after = db.current_revision(engine)
-    finally:
-        engine.dispose()
-    out = stdout_console()
-    if before == after:
-        out.print(f"store already at revision {after}", markup=False)
-    else:
-        out.print(f"store upgraded: {before or '(empty)'} -> {after}", markup=False)
+app.add_typer(pools.app, name="pools")
+app.command("logs")(logs.logs)
+app.command("audit")(audit.audit)
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:

@@ -30,12 +30,13 @@ def send(
 ) -> None:
     """Send the event NAME: one queued run of each flow that listens to it (`on_event(NAME)`),
     for the scheduler to run. Sending an event again with the same --id starts nothing new."""
-    from weir.cli.project import live_scheduler
-    from weir.events import parse_payload, send_event
+    from weir.cli.project import context, live_scheduler, sync_project
+    from weir.control.events import parse_payload, send_event
 
     data = parse_payload(payload)
-    settings = load_settings(flows)
-    sent = send_event(name, data, event_id, settings)
+    ctx = context(load_settings(flows))
+    sync_project(ctx)  # the listeners are the project's flows as registered
+    sent = send_event(ctx, name, data, event_id)
     if as_json:
         print_json(
             {
@@ -57,5 +58,5 @@ def send(
     print(f"event {name} {sent.event_id} sent: queued run{plural} {ids}")
     for flow_name in sent.paused:
         print(f"note: flow {flow_name} listens but is paused: no run of it", file=sys.stderr)
-    if live_scheduler(settings) is None:
+    if live_scheduler(ctx) is None:
         print("note: no scheduler is running: start one with `weir scheduler` to run them", file=sys.stderr)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -13,18 +12,35 @@ import typer
 from weir.cli.output import first_line, jsonable, print_json, shorten, stderr_console, stdout_console, styled
 
 if TYPE_CHECKING:
+    from weir.control.context import Context
     from weir.runs import Run
     from weir.settings import Settings
 
 
-def finish(settings: Settings, result_run: Run, *, as_json: bool, out: Any = None) -> None:
-    """Print the outcome of ``result_run`` (text or JSON) and exit 0 on success, 1 otherwise."""
-    from weir.cli.runs import open_store, run_details
+def details_of(ctx: Context, run_id: int) -> dict[str, Any]:
+    """A run's details as JSON-able data (``control.reports.run_details``).
 
+    Raises:
+        NotFoundError: there is no run ``run_id``.
+    """
+    from weir.control import reports
+
+    with ctx.store.read() as conn:
+        report = reports.run_report(conn, run_id)
+    return reports.run_details(report)
+
+
+def logs_of(settings: Settings, run_id: int) -> str:
+    """Where a run's logs are: its folder in the log store."""
+    return f"{settings.logs.rstrip('/')}/{run_id}"
+
+
+def finish(ctx: Context, result_run: Run, *, as_json: bool, out: Any = None) -> None:
+    """Print the outcome of ``result_run`` (text or JSON) and exit 0 on success, 1 otherwise."""
     out = out or stdout_console()
-    details = run_details(open_store(settings), result_run.id)
-    logs_dir = settings.logs_dir / str(result_run.id)
-    ok = result_run.state == "success"
+    details = details_of(ctx, result_run.id)
+    logs = logs_of(ctx.settings, result_run.id)
+    ok = details["state"] == "success"
     result: Any = None
     result_note: str | None = None
     if ok:
@@ -34,19 +50,17 @@ def finish(settings: Settings, result_run: Run, *, as_json: bool, out: Any = Non
             result_note = f"result could not be read: {type(exc).__name__}: {exc}"
     if as_json:
         is_json, shown = jsonable(result)
-        details.update(
-            {"run_id": result_run.id, "result": shown, "result_is_json": is_json, "logs": str(logs_dir)}
-        )
+        details.update({"run_id": result_run.id, "result": shown, "result_is_json": is_json, "logs": logs})
         if result_note:
             details["result_error"] = result_note
         print_json(details)
     else:
-        print_outcome(out, details, ok, result, result_note, str(logs_dir))
+        print_outcome(out, details, ok, result, result_note, logs)
     raise typer.Exit(0 if ok else 1)
 
 
 def print_outcome(
-    out: Any, details: dict[str, Any], ok: bool, result: Any, note: str | None, logs_dir: str
+    out: Any, details: dict[str, Any], ok: bool, result: Any, note: str | None, logs: str
 ) -> None:
     """The end of a foreground run: state and duration, then the result or what failed."""
     duration = details["duration"]
@@ -64,25 +78,33 @@ def print_outcome(
                 plural = "try" if tries == 1 else "tries"
                 out.print(f"  {row['label']}: failed after {tries} {plural}: {error}", markup=False)
         out.print(f"details: weir runs show {details['id']}", markup=False)
-    out.print(f"logs: {logs_dir}/", markup=False)
+    out.print(f"logs: {logs}/", markup=False)
 
 
-def drive_existing(settings: Settings, run_id: int, action: Callable[[Any], Run], *, as_json: bool) -> None:
-    """Drive the existing run ``run_id`` here with live progress: ``action(listener)`` does it
-    (``weir.runs.retry_run``, ...). Prints the outcome and exits like ``weir run``."""
+def drive_existing(ctx: Context, run_id: int, *, as_json: bool) -> None:
+    """Drive the existing (queued, unowned) run ``run_id`` here with live progress, with
+    ``weir.runs.drive``; prints the outcome and exits like ``weir run``.
+
+    Raises:
+        RunClaimedError: another live process (a scheduler) took the run first.
+    """
     from weir.cli.progress import RunProgress
-    from weir.cli.runs import open_store, run_details
+    from weir.executors.registry import executor_for, release
+    from weir.runs import drive, get_run
 
     out, err = stdout_console(), stderr_console()  # before any task swaps sys.stdout
-    details = run_details(open_store(settings), run_id)
+    details = details_of(ctx, run_id)
     labels = [row["label"] for row in details["task_runs"] if row["map_index"] < 0]
     states = {row["label"]: row["state"] for row in details["task_runs"]}
     progress = RunProgress(err, details["flow"], labels, states)
     progress.created(run_id)
+    executor = executor_for(ctx.settings)
     try:
         with contextlib.nullcontext() if as_json else progress:
-            result_run = action(progress.update)
+            drive(ctx, run_id, executor, listener=progress.update)
     except KeyboardInterrupt:
         print(f"interrupted: run {run_id} cancelled", file=sys.stderr)
         raise typer.Exit(130) from None
-    finish(settings, result_run, as_json=as_json, out=out)
+    finally:
+        release(executor)
+    finish(ctx, get_run(run_id, ctx.settings), as_json=as_json, out=out)

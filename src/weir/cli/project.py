@@ -1,12 +1,14 @@
-"""What the commands share about the project they run in: settings, flows by name, the store,
-a live scheduler, and stopping cleanly on Ctrl-C or SIGTERM.
+"""What the commands share about the project they run in: settings, the action context, flows by
+name (through the registrar: the CLI never imports a flow file but in ``weir run``), a live
+scheduler, and stopping cleanly on Ctrl-C or SIGTERM.
 
-Light at import (the standard library and Typer only): the store and the SDK are imported
-inside the functions, so ``weir --help`` stays fast.
+Light at import (the standard library and Typer only): the store and the control layer are
+imported inside the functions, so ``weir --help`` stays fast.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,10 +17,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from weir.cli.output import fail
+
 if TYPE_CHECKING:
-    from weir.sdk.flow import Flow
+    from weir.control.context import Context
+    from weir.control.flows import Registered
+    from weir.graph.snapshot import FlowSnapshot
     from weir.settings import Settings
-    from weir.store.records import FlowStateRecord, OwnerRecord
+    from weir.store.records import OwnerRecord
+    from weir.worker.registrar import Registrar
 
 #: The ``--flows DIR`` option of every command that finds flows by name.
 FlowsOption = Annotated[
@@ -51,19 +58,57 @@ def load_settings(flows: list[Path] | None = None, **overrides: Any) -> Settings
     return Settings.from_env(**overrides)
 
 
-def find_flow(target: str, settings: Settings) -> Flow:
-    """The flow ``target`` names: ``FILE.py:FLOW``, or a flow name found in the project's folders.
+def context(settings: Settings) -> Context:
+    """The context of an action taken from the command line (the store is opened here)."""
+    from weir.control.context import Context
+
+    return Context.of(settings, via="cli")
+
+
+def registrar(settings: Settings) -> Registrar:
+    """The process's registrar for the project: it reads flow files in a process of its own."""
+    from weir.worker.registrar import shared_registrar
+
+    return shared_registrar(settings.project_root, settings.registrar_timeout)
+
+
+def resolve_flow(ctx: Context, target: str) -> FlowSnapshot:
+    """The stored snapshot of the flow ``target`` names: ``FILE.py:FLOW`` (registered now, through
+    the registrar), or a flow name (the project's files are brought in step first).
 
     Raises:
-        FlowLoadError: nothing matches (the message lists the flows that exist).
+        FlowLoadError: the file does not load or holds no such flow.
+        NotFoundError: no flow of that name (the message lists those there are).
     """
-    from weir.sdk.discovery import resolve_flow
+    from weir.control import flows
+    from weir.errors import NotFoundError
 
-    return resolve_flow(target, settings.flows_dirs)
+    try:
+        return flows.resolve(ctx, target, registrar(ctx.settings))
+    except NotFoundError:
+        if ".py" in target or ctx.settings.flows_dirs:
+            raise
+        raise NotFoundError(
+            f"{target!r} is not FILE.py:FLOW, no flow of that name is registered, and there is no "
+            'project here to look it up in (a weir.toml with [weir] flows = ["flows/"], or --flows DIR)'
+        ) from None
+
+
+def sync_project(ctx: Context) -> Registered | None:
+    """Bring the store in step with the project's flow files (None: nothing changed, or no project)."""
+    if not ctx.settings.flows_dirs:
+        return None
+    from weir.control import flows
+
+    return flows.sync(ctx, registrar(ctx.settings))
 
 
 def require_flows_dirs(settings: Settings) -> tuple[Path, ...]:
-    """The project's flow folders; a clear error when there are none."""
+    """The project's flow folders; a clear error when there are none.
+
+    Raises:
+        SettingsError: no ``weir.toml`` with ``flows``, and no ``--flows``.
+    """
     from weir.errors import SettingsError
 
     if not settings.flows_dirs:
@@ -85,46 +130,27 @@ def store_exists(settings: Settings) -> bool:
     return Path(path).exists()
 
 
-def live_scheduler(settings: Settings) -> OwnerRecord | None:
-    """A scheduler process that is alive now (it beats its heartbeat), if there is one."""
-    if not store_exists(settings):
-        return None
-    from weir.scheduler.clock import SystemClock
-    from weir.scheduler.loop import owner_alive
-    from weir.store import views
-    from weir.store.db import get_engine
+def live_scheduler(ctx: Context) -> OwnerRecord | None:
+    """A scheduler process whose lease is good now (and, on this host, whose process exists)."""
+    import socket
 
-    clock = SystemClock()
-    with get_engine(settings.database_url).connect() as conn:
-        owners = views.owners(conn)
-    return next((o for o in owners if o.kind == "scheduler" and owner_alive(o, clock)), None)
+    from weir.control.liveness import process_gone
+    from weir.store import owners
 
-
-def flow_state(settings: Settings, name: str) -> FlowStateRecord | None:
-    """The store's scheduling state of flow ``name`` (None when the store does not know it)."""
-    if not store_exists(settings):
-        return None
-    from weir.store import queries
-    from weir.store.db import get_engine
-
-    with get_engine(settings.database_url).connect() as conn:
-        return queries.get_flow_state(conn, name)
+    host = socket.gethostname()
+    with ctx.store.read() as conn:
+        found = owners.live(conn, ctx.clock.now())
+    for owner in found:
+        if owner.kind == "scheduler" and not (owner.host == host and process_gone(owner.pid)):
+            return owner
+    return None
 
 
-def is_paused(settings: Settings, flow: Flow) -> bool:
-    """Whether ``flow`` is paused: as the store says, else as its ``paused=`` says."""
-    state = flow_state(settings, flow.name)
-    if state is not None:
-        return state.paused
-    return bool(flow.schedule_spec and flow.schedule_spec.paused)
+def shown_url(url: str) -> str:
+    """A database URL without its password (for status lines)."""
+    from weir.store.db import shown_url as hidden
 
-
-def in_project(settings: Settings, path: str | None) -> bool:
-    """Whether the flow file ``path`` lies in the project's flow folders (a scheduler knows it)."""
-    if not path:
-        return False
-    resolved = Path(path).resolve()
-    return any(resolved == entry or resolved.is_relative_to(entry) for entry in settings.flows_dirs)
+    return hidden(url)
 
 
 @contextmanager
@@ -147,3 +173,22 @@ def stop_on_signals(on_stop: Callable[[], None]) -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """``["n=5", "day=2024-01-02"]`` -> ``{"n": 5, "day": "2024-01-02"}``.
+
+    A value is read as JSON when it is JSON (numbers, booleans, lists, objects, quoted
+    strings), otherwise it stays a string; the flow's params schema then checks it.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            fail(f"-p expects key=value, not {pair!r}")
+        try:
+            params[key] = json.loads(raw)
+        except ValueError:
+            params[key] = raw
+    return params

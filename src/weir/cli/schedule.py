@@ -1,5 +1,5 @@
 """``weir trigger``, ``weir pause``, ``weir unpause`` and ``weir backfill``: acting on a flow's
-schedule from the command line."""
+schedule from the command line, through :mod:`weir.control`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from weir.cli.output import fail, handles_errors, print_json, stderr_console, stdout_console, styled, when
-from weir.cli.project import FLOW_HELP, FlowsOption, find_flow, load_settings
+from weir.cli.project import FLOW_HELP, FlowsOption, load_settings
 
 if TYPE_CHECKING:
-    from weir.backfill import Item, Report
-    from weir.sdk.flow import Flow
-    from weir.settings import Settings
+    from weir.control.backfill import Item
+    from weir.control.context import Context
+    from weir.graph.snapshot import FlowSnapshot
+    from weir.scheduler.backfill import Report
+    from weir.schedules import DueRun
 
 FlowArgument = Annotated[str, typer.Argument(metavar="FLOW", help=FLOW_HELP)]
 ParamOption = Annotated[
@@ -32,24 +34,26 @@ def trigger(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Queue a run of a flow now, for the scheduler to run (trigger "manual")."""
-    from weir.cli.app import parse_params
-    from weir.cli.project import is_paused, live_scheduler
-    from weir.runs import create_run
+    from weir.cli.project import context, live_scheduler, parse_params, resolve_flow
+    from weir.control import runs
 
     params = parse_params(param or [])
-    settings = load_settings(flows)
-    flow = find_flow(target, settings)
-    flow.validate_params(params)
-    if is_paused(settings, flow):
-        fail(f"flow {flow.name!r} is paused: nothing was queued (`weir unpause {flow.name}` first)")
-    _, run_id, _ = create_run(flow, params, settings=settings, trigger="manual")
-    scheduler = live_scheduler(settings)
+    ctx = context(load_settings(flows))
+    snapshot = resolve_flow(ctx, target)
+    made = runs.trigger(ctx, snapshot.name, params, version=snapshot.version, refuse_paused=True)
+    scheduler = live_scheduler(ctx)
     if as_json:
         print_json(
-            {"run_id": run_id, "flow": flow.name, "state": "queued", "scheduler": scheduler and scheduler.id}
+            {
+                "run_id": made.run_id,
+                "flow": made.flow_name,
+                "version": made.version,
+                "state": "queued",
+                "scheduler": scheduler and scheduler.id,
+            }
         )
         return
-    print(f"run {run_id} of flow {flow.name} queued")
+    print(f"run {made.run_id} of flow {made.flow_name} queued")
     if scheduler is None:
         print(
             f"note: no scheduler is running: start one with `weir scheduler` to run it, "
@@ -58,52 +62,22 @@ def trigger(
         )
 
 
-def _register(settings: Settings, flow: Flow) -> None:
-    """Record the flow's scheduling state if the store does not know it yet (as the scheduler would)."""
-    from weir.cli.runs import open_store
-    from weir.scheduler.clock import SystemClock
-    from weir.store import queries
-    from weir.store.db import write
-    from weir.worker.flows import flow_ref_for
-
-    spec = flow.schedule_spec
-    ref = flow_ref_for(flow)
-    with write(open_store(settings)) as conn:
-        queries.upsert_flow_state(
-            conn,
-            name=flow.name,
-            path=ref.target if ref.kind == "path" else None,
-            schedule=spec.to_dict() if spec else None,
-            paused=bool(spec and spec.paused),
-            now=SystemClock().now(),
-        )
-
-
 def _set_paused(target: str, flows: list[Any] | None, paused: bool) -> None:
-    from weir.cli.runs import open_store
-    from weir.scheduler.clock import SystemClock
-    from weir.store import queries
-    from weir.store.db import write
+    from weir.cli.project import context, resolve_flow
+    from weir.control.flows import set_paused
 
-    settings = load_settings(flows)
-    flow = find_flow(target, settings)
-    _register(settings, flow)
-    spec = flow.schedule_spec
-    with write(open_store(settings)) as conn:
-        was = queries.get_flow_state(conn, flow.name)
-        # Unpausing a flow without catchup starts from now: no flood of the runs it missed.
-        reset = not paused and bool(was and was.paused) and not (spec and spec.catchup)
-        queries.set_paused(conn, flow.name, paused, SystemClock().now(), reset_fire=reset)
+    ctx = context(load_settings(flows))
+    name = resolve_flow(ctx, target).name
+    done = set_paused(ctx, name, paused)
     word = "paused" if paused else "unpaused"
-    if was is not None and was.paused == paused:
-        print(f"flow {flow.name} was already {word}")
-        return
-    if paused:
-        print(f"flow {flow.name} paused: the scheduler makes no runs of it until `weir unpause {flow.name}`")
-    elif spec and spec.catchup:
-        print(f"flow {flow.name} unpaused: the scheduler catches up the intervals it missed")
+    if done.was_paused == paused:
+        print(f"flow {name} was already {word}")
+    elif paused:
+        print(f"flow {name} paused: the scheduler makes no runs of it until `weir unpause {name}`")
+    elif done.catchup:
+        print(f"flow {name} unpaused: the scheduler catches up the intervals it missed")
     else:
-        print(f"flow {flow.name} unpaused: its next scheduled run comes at the next fire time")
+        print(f"flow {name} unpaused: its next scheduled run comes at the next fire time")
 
 
 @handles_errors
@@ -142,36 +116,35 @@ def backfill(
     most --max-active at a time. Ctrl-C stops; the same command takes up where it stopped.
     Exit 0 when every run succeeded, 1 when one did not.
     """
-    from weir import backfill as bf
-    from weir.cli.app import parse_params
-    from weir.cli.project import store_exists
+    from weir.cli.project import context, parse_params, resolve_flow
+    from weir.control import backfill as plan
 
     params = parse_params(param or [])
-    settings = load_settings(flows)
-    flow = find_flow(target, settings)
-    first = bf.parse_date(start, field="start", flow=flow)
-    last = bf.parse_date(end, field="end", flow=flow)
-    intervals = bf.plan(flow, first, last, reverse=reverse, now=bf.utc_now())
-    flow.validate_params(params)
+    ctx = context(load_settings(flows))
+    snapshot = resolve_flow(ctx, target)
+    first = plan.parse_date(start, field="start", snapshot=snapshot)
+    last = plan.parse_date(end, field="end", snapshot=snapshot)
+    intervals = plan.plan(snapshot, first, last, reverse=reverse, now=ctx.clock.now())
+    snapshot.validate_params(params)  # refused before anything is written
     if dry_run:
-        items = bf.preview(
-            flow, intervals, settings=settings, only_failed=only_failed, read=store_exists(settings)
-        )
-        _print_plan(flow, items, as_json)
+        items = plan.preview(ctx, snapshot, intervals, only_failed=only_failed)
+        _print_plan(snapshot, items, as_json)
         return
     if not intervals:
-        fail(f"no interval of flow {flow.name!r} with a logical date from {start} to {end} has ended yet")
-    _drive(flow, intervals, settings, params, max_active, only_failed, as_json)
+        fail(f"no interval of flow {snapshot.name!r} with a logical date from {start} to {end} has ended yet")
+    _drive(ctx, snapshot, intervals, params, max_active, only_failed, as_json)
 
 
-def _print_plan(flow: Flow, items: list[Item], as_json: bool) -> None:
+def _print_plan(snapshot: FlowSnapshot, items: list[Item], as_json: bool) -> None:
+    from weir.control.backfill import TO_DRIVE
+
     rows = [_row(item) for item in items]
     if as_json:
-        print_json({"flow": flow.name, "dry_run": True, "intervals": rows})
+        print_json({"flow": snapshot.name, "dry_run": True, "intervals": rows})
         return
     console = stdout_console()
     if not rows:
-        console.print(f"no interval of flow {flow.name} in that range has ended yet")
+        console.print(f"no interval of flow {snapshot.name} in that range has ended yet")
         return
     from rich.table import Table
 
@@ -187,7 +160,7 @@ def _print_plan(flow: Flow, items: list[Item], as_json: bool) -> None:
             item.action,
         )
     console.print(table)
-    todo = sum(item.action in ("create", "take up", "retry") for item in items)
+    todo = sum(item.action in TO_DRIVE for item in items)
     console.print(f"dry run: {len(items)} intervals, {todo} to run; nothing was written", markup=False)
 
 
@@ -204,28 +177,27 @@ def _row(item: Item) -> dict[str, Any]:
 
 
 def _drive(
-    flow: Flow,
-    intervals: list[Any],
-    settings: Settings,
+    ctx: Context,
+    snapshot: FlowSnapshot,
+    intervals: list[DueRun],
     params: dict[str, Any],
     max_active: int | None,
     only_failed: bool,
     as_json: bool,
 ) -> None:
-    from weir import backfill as bf
     from weir.cli.project import stop_on_signals
-    from weir.runs import _executor_for
+    from weir.executors.registry import executor_for, release
+    from weir.scheduler.backfill import backfill
 
-    err = stderr_console()
-    view = _BackfillView(err, flow.name, live=not as_json)
+    view = _BackfillView(stderr_console(), snapshot.name, live=not as_json)
     stop = threading.Event()
-    executor = _executor_for(settings)
+    executor = executor_for(ctx.settings)
     try:
         with stop_on_signals(stop.set), view:
-            report = bf.backfill(
-                flow,
+            report = backfill(
+                ctx,
+                snapshot,
                 intervals,
-                settings=settings,
                 executor=executor,
                 params=params,
                 max_active=max_active,
@@ -236,21 +208,20 @@ def _drive(
                 on_end=view.ended,
             )
     finally:
-        if settings.executor != "local":
-            executor.shutdown()
-    _print_report(flow, report, as_json)
+        release(executor)
+    _print_report(snapshot, report, as_json)
     if report.stopped:
         raise typer.Exit(130)
     raise typer.Exit(1 if report.failed else 0)
 
 
-def _print_report(flow: Flow, report: Report, as_json: bool) -> None:
-    from weir import backfill as bf
+def _print_report(snapshot: FlowSnapshot, report: Report, as_json: bool) -> None:
+    from weir.control import backfill as plan
 
     if as_json:
         print_json(
             {
-                "flow": flow.name,
+                "flow": snapshot.name,
                 "stopped": report.stopped,
                 "intervals": [_row(item) for item in report.items],
             }
@@ -258,18 +229,17 @@ def _print_report(flow: Flow, report: Report, as_json: bool) -> None:
         return
     out = stdout_console()
     parts = [
-        f"{report.count(bf.CREATE)} new",
-        f"{report.count(bf.TAKE_UP)} taken up",
-        f"{report.count(bf.RETRY)} retried",
-        f"{report.count(bf.SUCCEEDED)} already succeeded",
+        f"{report.count(plan.CREATE)} new",
+        f"{report.count(plan.TAKE_UP)} taken up",
+        f"{report.count(plan.RETRY)} retried",
+        f"{report.count(plan.SUCCEEDED)} already succeeded",
     ]
-    if report.count(bf.ELSEWHERE):
-        parts.append(f"{report.count(bf.ELSEWHERE)} driven by another process")
-    if report.count(bf.LEFT):
-        parts.append(f"{report.count(bf.LEFT)} left alone (not failed)")
-    out.print(f"backfill of {flow.name}: {len(report.items)} intervals: {', '.join(parts)}", markup=False)
-    driven = report.driven
-    ok = sum(item.state == "success" for item in driven)
+    if report.count(plan.ELSEWHERE):
+        parts.append(f"{report.count(plan.ELSEWHERE)} driven by another process")
+    if report.count(plan.LEFT):
+        parts.append(f"{report.count(plan.LEFT)} left alone (not failed)")
+    out.print(f"backfill of {snapshot.name}: {len(report.items)} intervals: {', '.join(parts)}", markup=False)
+    ok = sum(item.state == "success" for item in report.driven)
     out.print(
         f"runs: {ok} succeeded, {len(report.failed)} failed, {len(report.unfinished)} unfinished",
         markup=False,
@@ -320,7 +290,7 @@ class _BackfillView:
             self._progress.stop()
 
     def planned(self, items: list[Item]) -> None:
-        from weir.backfill import TO_DRIVE
+        from weir.control.backfill import TO_DRIVE
 
         self.total = sum(item.action in TO_DRIVE for item in items)
         if self._progress is not None:
@@ -340,7 +310,7 @@ class _BackfillView:
             self._progress.update(self._task, completed=self.done, failed=self.failed)
         elif not self.quiet:
             self.console.print(
-                f"{item.logical_date.isoformat()}: run {item.run_id} {item.state} "
+                f"{item.logical_date.isoformat()}: run {item.run_id} {item.state}",
                 f"({self.done} done, {self.failed} failed)",
                 markup=False,
             )

@@ -45,22 +45,22 @@ def _serve(
 
     import uvicorn
 
-    from weir.cli.daemon import _status
+    from weir.cli.daemon import status
     from weir.cli.project import load_settings, stop_on_signals
-    from weir.runs import _executor_for
+    from weir.executors.registry import executor_for, release
     from weir.scheduler.service import Scheduler
-    from weir.server import create_app
+    from weir.server.app import create_app
 
     settings = load_settings(flows, **({} if executor is None else {"executor": executor}))
-    pool = _executor_for(settings)
-    service = Scheduler(settings, pool)
+    pool = executor_for(settings)
     web = uvicorn.Server(uvicorn.Config(create_app(settings), host=host, port=port, log_level=log_level))
     # uvicorn in a thread installs no signal handlers; the main thread's handlers stop both.
     thread = threading.Thread(target=web.run, name="weir-web", daemon=True)
     try:
+        service = Scheduler(settings, pool)
         with stop_on_signals(service.stop):
             service.refresh()
-            _status(settings.database_url, settings.flows_dirs, service)
+            status(service)
             thread.start()
             typer.echo(f"weir server on http://{host}:{port}/ (UI, /api/v1, /metrics)", err=True)
             service.serve(grace=grace)
@@ -68,8 +68,7 @@ def _serve(
         web.should_exit = True
         if thread.is_alive():
             thread.join(timeout=5)
-        if settings.executor != "local":
-            pool.shutdown()
+        release(pool)
 
 
 def api(
@@ -84,19 +83,10 @@ def api(
     """
     import uvicorn
 
-    from weir.server import create_app
+    from weir.cli.project import shown_url
+    from weir.server.app import create_app
     from weir.settings import Settings
 
     settings = Settings.from_env()
-    typer.echo(f"weir api on http://{host}:{port}/ (store {_safe_url(settings.database_url)})", err=True)
+    typer.echo(f"weir api on http://{host}:{port}/ (store {shown_url(settings.database_url)})", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "?"

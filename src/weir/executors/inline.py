@@ -5,10 +5,20 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from weir.executors.base import Executor, Finished, Report, Started, TryKey, WorkItem
+from weir.executors.base import Capabilities, Executor, Finished, Outcome, Report, Started, TryKey, WorkItem
 from weir.worker.flows import find_flow
-from weir.worker.runner import InputCache, execute
+from weir.worker.runner import InputCache, execute, not_run
+
+if TYPE_CHECKING:
+    from weir.settings import Settings
+
+
+def create(settings: Settings) -> InlineExecutor:
+    """The registry's factory: a new inline executor."""
+    return InlineExecutor(project_root=settings.project_root)
 
 
 class InlineExecutor(Executor):
@@ -19,8 +29,12 @@ class InlineExecutor(Executor):
     """
 
     name = "inline"
+    # One try at a time in the driving thread: a running try cannot be stopped from outside
+    # (its timeout interrupts its Python code with SIGALRM), and a crash of it is the driver's.
+    capabilities = Capabilities(interrupts=False, isolates=False, shares_filesystem=True, reusable=False)
 
-    def __init__(self) -> None:
+    def __init__(self, project_root: Path | None = None) -> None:
+        self._project_root = project_root
         self._queue: deque[WorkItem] = deque()
         self._started: WorkItem | None = None
         self._cache = InputCache()
@@ -58,20 +72,34 @@ class InlineExecutor(Executor):
             if timeout == 0:
                 return []
             item, self._started = self._started, None
-            return [execute(item, find_flow(item.flow), in_process=True, cache=self._cache)]
+            return [self._run(item)]
         if self._queue:
             self._started = self._queue.popleft()
             return [Started(key=self._started.key, at=datetime.now(UTC), worker="inline")]
         return []
 
+    def _run(self, item: WorkItem) -> Report:
+        # What the user's code raises is the report's error already (see execute); what weir
+        # raises around it (the flow's code not found, a store that cannot be opened) fails the
+        # try as a worker process would, instead of leaving the driver's poll.
+        started = datetime.now(UTC)
+        try:
+            flow = find_flow(item.code, self._project_root)
+            return execute(item, flow, in_process=True, cache=self._cache)
+        except Exception as exc:
+            return not_run(item.key, item, exc, started)
+
     def cancel(self, key: TryKey) -> None:
-        # A try runs to its end once started in this thread; one not yet started is dropped.
+        # A try runs to its end once running in this thread; one queued, or reported started but
+        # not yet run, is dropped. Either way it is reported cancelled, as the contract says.
         now = datetime.now(UTC)
-        for item in list(self._queue):
-            if item.key == key:
-                self._queue.remove(item)
+        dropped = [item for item in self._queue if item.key == key]
+        for item in dropped:
+            self._queue.remove(item)
         if self._started is not None and self._started.key == key:
+            dropped.append(self._started)
             self._started = None
+        if dropped:
             self._cancelled.append(
-                Finished(key=key, ok=False, started_at=now, ended_at=now, error="cancelled")
+                Finished(key=key, outcome=Outcome.CANCELLED, started_at=now, ended_at=now, error="cancelled")
             )

@@ -25,8 +25,13 @@ import weakref
 from collections import deque
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from weir.executors.base import Executor, Finished, Report, Started, TryKey, WorkItem
+from weir.executors.base import Capabilities, Executor, Finished, Outcome, Report, Started, TryKey, WorkItem
+
+if TYPE_CHECKING:
+    from weir.settings import Settings
 
 #: Seconds :meth:`LocalExecutor.shutdown` lets workers finish before killing them.
 _STOP_GRACE = 2.0
@@ -38,10 +43,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def create(settings: Settings) -> LocalExecutor:
+    """The registry's factory: a pool of ``settings.pool_size`` worker processes."""
+    return LocalExecutor(size=settings.pool_size, project_root=settings.project_root)
+
+
 class _Worker:
     """One worker process, its connection, and what the parent knows about it."""
 
-    def __init__(self) -> None:
+    def __init__(self, project_root: Path | None = None) -> None:
         parent_end, child_end = socket.socketpair()
         try:
             self.popen = subprocess.Popen(
@@ -65,7 +75,8 @@ class _Worker:
         self.spoke = False  # has sent a message: it started and loaded weir
         self.alive = True
         with contextlib.suppress(OSError):
-            self.conn.send({"sys_path": list(sys.path), "cwd": os.getcwd()})
+            root = str(project_root) if project_root is not None else os.getcwd()
+            self.conn.send({"sys_path": list(sys.path), "cwd": os.getcwd(), "project_root": root})
 
     def kill(self) -> None:
         """SIGKILL the worker and everything in its process group, and reap it."""
@@ -101,12 +112,12 @@ def for_worker(item: WorkItem, flow_keys: set[str]) -> WorkItem:
     A pickled flow's payload goes to each worker once; later tries of that flow are sent
     without it (the worker keeps the flow). ``flow_keys`` is updated.
     """
-    ref = item.flow
-    if ref.payload is None:
+    code = item.code
+    if code.payload is None:
         return item
-    if ref.key in flow_keys:
-        return dataclasses.replace(item, flow=dataclasses.replace(ref, payload=None))
-    flow_keys.add(ref.key)
+    if code.key in flow_keys:
+        return dataclasses.replace(item, code=dataclasses.replace(code, payload=None))
+    flow_keys.add(code.key)
     return item
 
 
@@ -131,11 +142,13 @@ class LocalExecutor(Executor):
     """
 
     name = "local"
+    capabilities = Capabilities(interrupts=True, isolates=True, shares_filesystem=True, reusable=True)
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, project_root: Path | None = None) -> None:
         if size < 1:
             raise ValueError(f"a local executor needs at least one worker, not {size}")
         self._size = size
+        self._project_root = project_root
         self._workers: dict[int, _Worker] = {}  # by pid
         self._queue: deque[WorkItem] = deque()
         self._reports: list[Report] = []  # made here (cancelled, lost on send), reported on next poll
@@ -213,14 +226,16 @@ class LocalExecutor(Executor):
     def cancel(self, key: TryKey) -> None:
         """Stop the try ``key``: kill its worker (a replacement starts) or drop it from the queue.
 
-        It is reported ``Finished(ok=False, error="cancelled")`` on the next :meth:`poll`.
+        It is reported ``Finished`` with ``Outcome.CANCELLED`` on the next :meth:`poll`.
         """
         now = _now()
         for item in list(self._queue):
             if item.key == key:
                 self._queue.remove(item)
                 self._reports.append(
-                    Finished(key=key, ok=False, started_at=now, ended_at=now, error="cancelled")
+                    Finished(
+                        key=key, outcome=Outcome.CANCELLED, started_at=now, ended_at=now, error="cancelled"
+                    )
                 )
         for worker in list(self._workers.values()):
             if worker.item is not None and worker.item.key == key:
@@ -229,7 +244,7 @@ class LocalExecutor(Executor):
                 self._reports.append(
                     Finished(
                         key=key,
-                        ok=False,
+                        outcome=Outcome.CANCELLED,
                         started_at=worker.started_at or now,
                         ended_at=_now(),
                         error="cancelled",
@@ -249,7 +264,7 @@ class LocalExecutor(Executor):
     def _spawn(self) -> None:
         if not self._finalizer.alive:
             return
-        worker = _Worker()
+        worker = _Worker(self._project_root)
         self._workers[worker.pid] = worker
 
     def _dispatch(self) -> None:
@@ -268,7 +283,7 @@ class LocalExecutor(Executor):
                 self._reports.append(
                     Finished(
                         key=item.key,
-                        ok=False,
+                        outcome=Outcome.FAILED,
                         started_at=now,
                         ended_at=now,
                         error=f"the try cannot be sent to a worker process: {type(exc).__name__}: {exc}",
@@ -303,8 +318,7 @@ class LocalExecutor(Executor):
             self._reports.append(
                 Finished(
                     key=worker.item.key,
-                    ok=False,
-                    lost=True,
+                    outcome=Outcome.LOST,
                     started_at=worker.started_at or _now(),
                     ended_at=_now(),
                     error=f"worker process {worker.pid} died ({reason}) while running this task",
@@ -326,7 +340,9 @@ class LocalExecutor(Executor):
         )
         while self._queue:
             item = self._queue.popleft()
-            self._reports.append(Finished(key=item.key, ok=False, started_at=now, ended_at=now, error=error))
+            self._reports.append(
+                Finished(key=item.key, outcome=Outcome.FAILED, started_at=now, ended_at=now, error=error)
+            )
 
 
 def _stop_all(workers: dict[int, _Worker]) -> None:

@@ -25,7 +25,7 @@ httpx and smtplib are imported only when a notification is sent.
 
 from __future__ import annotations
 
-from weir.notify.base import DeliveryError, NotifierError
+from weir.errors import DeliveryError, NotifierError
 from weir.notify.mail import EmailNotifier, email
 from weir.notify.webhook import SlackNotifier, WebhookNotifier, slack, webhook
 

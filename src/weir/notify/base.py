@@ -5,20 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from weir.errors import WeirError
+from weir.errors import NotifierError
 from weir.sdk.context import CallbackContext
-
-
-class NotifierError(WeirError, ValueError):
-    """A notifier was created with an argument it cannot use (raised when the flow is defined)."""
-
-
-class DeliveryError(WeirError):
-    """A notification could not be delivered; the message names the target and the reason.
-
-    Raised inside a callback, it is written to the callback's log file and never changes
-    the outcome of the task or the run.
-    """
 
 
 def check_url(what: str, url: Any) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from weir.notify.base import DeliveryError, NotifierError, check_timeout, first_line
+from weir.errors import DeliveryError, NotifierError
+from weir.notify.base import check_timeout, first_line
 from weir.sdk.context import CallbackContext
 
 

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from weir.errors import DeliveryError, NotifierError
 from weir.notify.base import (
-    DeliveryError,
-    NotifierError,
     check_timeout,
     check_url,
     first_line,

@@ -1,15 +1,16 @@
-"""The scheduler daemon: finds flows, creates the runs their schedules make due, watches
-for files, and drives queued runs on the executor.
+"""The scheduler daemon: keeps the project's flows registered, creates the runs their schedules
+make due, watches for files, and drives queued runs on the executor.
 
-One :class:`Scheduler` owns a :class:`~weir.scheduler.loop.Loop`. Between loop steps it
-does its own work, which is cheap when nothing is due: its wake-up is the next fire time
-(or the next report, or a file-watch tick), not a fixed polling interval, so a run whose
-time has come starts within a few milliseconds of it.
+It works from flow snapshots only and never imports user code: flow files are read by the
+registrar, a process of its own. One :class:`Scheduler` owns a :class:`~weir.scheduler.loop.Loop`.
+Between loop steps it does its own work, which is cheap when nothing is due: its wake-up is the
+next fire time (or the next report, or a file-watch tick), not a fixed polling interval, so a run
+whose time has come starts within a few milliseconds of it.
 
-Creating a run for a (flow, logical date), an event or a file is idempotent (a unique run
-key), so two schedulers, a restart in the middle, or a clock step never create it twice.
-Taking a queued run is a compare-and-set on its owner, so two schedulers never drive one
-run. (SQLite allows one writer at a time: run one scheduler per SQLite store.)
+Creating a run for a (flow, logical date), an event or a file is idempotent (a unique run key),
+so two schedulers, a restart in the middle, or a clock step never create it twice. Runs are
+claimed under a lease, in id order, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (one write lock
+on SQLite: run one scheduler per SQLite store); a run whose driver's lease ran out is adopted.
 """
 
 from __future__ import annotations
@@ -23,27 +24,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weir.control import drive_in
-from weir.errors import WeirError
-from weir.scheduler.clock import Clock, SystemClock
-from weir.scheduler.loop import Loop, RunClaimedError, new_owner, owner_alive
+from weir.clock import Clock, SystemClock
+from weir.control import flows as flow_actions
+from weir.control import runs as run_actions
+from weir.control.backfill import scheduled_key
+from weir.control.context import Context
+from weir.control.files import FlowFiles
+from weir.control.liveness import reap_local
+from weir.errors import DuplicateRunError, WeirError
+from weir.scheduler.leases import new_owner
+from weir.scheduler.loop import Loop
 from weir.settings import Settings
-from weir.store import queries
-from weir.store.db import get_engine, write
+from weir.states import RunState
+from weir.store import flows, owners, runs
 
 if TYPE_CHECKING:
     from weir.executors.base import Executor
-    from weir.sdk.discovery import Discovery
-    from weir.sdk.flow import Flow
-    from weir.store.records import RunRecord
+    from weir.graph.snapshot import FlowSnapshot
+    from weir.worker.registrar import Registrar
 
 log = logging.getLogger("weir.scheduler")
 
 #: Seconds between looks at the flow files and the watched file patterns.
 REFRESH = 5.0
 WATCH = 1.0
-#: Seconds between looks for runs whose driving process died.
-ORPHAN_CHECK = 5.0
+#: Seconds between looks for owners on this host whose process is gone.
+REAP = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +62,14 @@ class Created:
     logical_date: datetime | None
 
 
-def run_key(flow_name: str, logical_date: datetime) -> str:
-    """The key that makes a scheduled (or backfilled) interval's run unique."""
-    return f"scheduled:{flow_name}:{logical_date.isoformat()}"
-
-
 class Scheduler:
     """Creates and drives runs until :meth:`stop` is called.
 
     Args:
-        settings: where the store is, which flow folders to read.
+        settings: where the store is, which flow folders to keep registered.
         executor: a started executor.
         clock: the time source (a :class:`weir.testing.FakeClock` in tests).
-        discovery: the flow files to watch (default: ``settings.flows_dirs``).
+        registrar: reads the flow files (default: the process's shared registrar).
     """
 
     def __init__(
@@ -77,26 +78,36 @@ class Scheduler:
         executor: Executor,
         *,
         clock: Clock | None = None,
-        discovery: Discovery | None = None,
+        registrar: Registrar | None = None,
     ) -> None:
         from weir import metrics  # prometheus-client, loaded only where a scheduler runs
-        from weir.sdk.discovery import Discovery
 
         self.metrics = metrics
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.engine = get_engine(settings.database_url)
-        self.executor = executor
-        self.discovery = discovery or Discovery(settings.flows_dirs)
         self.owner = new_owner("scheduler", self.clock)
-        self.loop = Loop(self.engine, executor, self.owner, self.clock)
-        self.flows: dict[str, Flow] = {}
+        base = Context.of(settings, via="scheduler", name=f"scheduler {self.owner.id}", clock=self.clock)
+        self.ctx = base
+        self.store = base.store
+        self.executor = executor
+        self.files = FlowFiles(settings.flows_dirs)
+        self._registrar = registrar
+        self.loop = Loop(self.store, executor, self.owner, settings, self.clock)
+        self.flows: dict[str, FlowSnapshot] = {}
         self.created: list[Created] = []
         self._stopping = threading.Event()
         self._next_refresh = 0.0
         self._next_watch = 0.0
+        self._next_reap = 0.0
         self._next_fire: dict[str, datetime | None] = {}
-        self._next_orphan_check = 0.0
+
+    @property
+    def registrar(self) -> Registrar:
+        if self._registrar is None:
+            from weir.worker.registrar import shared_registrar
+
+            self._registrar = shared_registrar(self.settings.project_root, self.settings.registrar_timeout)
+        return self._registrar
 
     # -- running --------------------------------------------------------------------------------
 
@@ -150,41 +161,33 @@ class Scheduler:
     # -- flows ----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Read new and changed flow files and record flows, schedules and file errors."""
-        changed = self.discovery.refresh()
+        """Register new and changed flow files (through the registrar), then take the project's
+        flows (their newest snapshots) from the store."""
+        registered = None
+        if self.settings.flows_dirs:
+            registered = flow_actions.sync(self.ctx, self.registrar, self.files)
         # Paused flows (next fire None) are looked at again: someone may have unpaused them.
         self._next_fire = {name: t for name, t in self._next_fire.items() if t is not None}
-        if not changed and self.flows:
+        if registered is None and self.flows:
             return
-        now = self.clock.now()
+        with self.store.read() as conn:
+            files = flows.files(conn)
+            names = sorted({name for f in files for name in f.flows})
+            records = flows.newest(conn, names=names)
         before = self.flows
-        self.flows = dict(self.discovery.flows)
-        for name, flow in self.flows.items():
-            if before.get(name) is not flow:
+        self.flows = {}
+        for record in records:
+            try:
+                self.flows[record.name] = flow_actions.snapshot_of_record(record)
+            except WeirError as exc:
+                log.warning("flow %s: %s", record.name, exc)
+        for name, snapshot in self.flows.items():
+            old = before.get(name)
+            if old is None or old.version != snapshot.version:
                 self._next_fire.pop(name, None)  # new or changed: its schedule is read again
-        with write(self.engine) as conn:
-            for file in self.discovery.files.values():
-                queries.record_flow_file(
-                    conn,
-                    path=str(file.path),
-                    digest=file.digest,
-                    flows=[f.name for f in file.flows],
-                    error=file.error,
-                    now=now,
-                )
-            queries.forget_flow_files(conn, [str(p) for p in self.discovery.files])
-            for name, flow in self.flows.items():
-                spec = flow.schedule_spec
-                queries.upsert_flow_state(
-                    conn,
-                    name=name,
-                    path=_path_of(flow),
-                    schedule=spec.to_dict() if spec else None,
-                    paused=bool(spec and spec.paused),
-                    now=now,
-                )
-        for path, error in self.discovery.errors.items():
-            log.warning("flow file %s: %s", path, error)
+        if registered is not None:
+            for path, error in registered.errors.items():
+                log.warning("flow file %s: %s", path, error)
 
     # -- time-based schedules --------------------------------------------------------------------
 
@@ -194,33 +197,31 @@ class Scheduler:
 
         now = self.clock.now()
         due_names = []
-        for name, flow in self.flows.items():
-            if flow.schedule_spec is None or flow.schedule_spec.timetable is None:
+        for name, snapshot in self.flows.items():
+            spec = snapshot.schedule_spec
+            if spec is None or spec.timetable is None:
                 continue
             upcoming = self._next_fire.get(name, now)
             if upcoming is not None and upcoming <= now:
                 due_names.append(name)
         if not due_names:
             return
-        with self.engine.connect() as conn:
-            states = queries.get_flow_states(conn)
+        with self.store.read() as conn:
+            states = flows.states(conn, due_names)
         fires: list[tuple[str, datetime | None, datetime | None]] = []
         for name in due_names:
-            flow = self.flows[name]
-            spec = flow.schedule_spec
+            snapshot = self.flows[name]
+            spec = snapshot.schedule_spec
             state = states.get(name)
-            if spec is None or spec.timetable is None or state is None:
-                self._next_fire[name] = None
-                continue
-            if state.paused:
-                self._next_fire[name] = None  # looked at again when unpaused (refresh)
+            if spec is None or state is None or state.paused:
+                self._next_fire[name] = None  # looked at again at the next refresh (unpaused?)
                 continue
             last = state.last_fire
             for due in due_runs(spec, last, now):
                 made = self._create(
-                    flow,
+                    snapshot,
                     trigger="schedule",
-                    key=run_key(name, due.logical_date),
+                    key=scheduled_key(name, due.logical_date),
                     logical_date=due.logical_date,
                     interval=(due.interval_start, due.interval_end),
                 )
@@ -234,106 +235,107 @@ class Scheduler:
             fires.append((name, last if last != state.last_fire else None, upcoming))
             self._next_fire[name] = upcoming
         if fires:
-            with write(self.engine) as conn:
+            with self.store.transaction() as tx:
                 for name, last_fire, upcoming in fires:
-                    queries.set_fire(conn, name, last_fire=last_fire, next_fire=upcoming)
+                    flows.set_fire(tx, name, last_fire=last_fire, next_fire=upcoming)
 
     # -- file sensors -------------------------------------------------------------------------------
 
     def watch_files(self) -> None:
         """One run per new file matching a flow's ``on_file`` pattern, with the path as a param."""
         watching = {
-            n: f for n, f in self.flows.items() if f.schedule_spec is not None and f.schedule_spec.files
+            n: s for n, s in self.flows.items() if s.schedule_spec is not None and s.schedule_spec.files
         }
         if not watching:
             return
-        with self.engine.connect() as conn:
-            states = queries.get_flow_states(conn)
-        for name, flow in watching.items():
-            spec = flow.schedule_spec
+        with self.store.read() as conn:
+            states = flows.states(conn, list(watching))
+        for name, snapshot in watching.items():
+            spec = snapshot.schedule_spec
             state = states.get(name)
             if spec is None or state is None or state.paused:
                 continue
+            takes_path = any(p.name == "path" for p in snapshot.params)
             for watch in spec.files:
                 pattern = watch.glob
-                base = Path(_path_of(flow) or ".").parent if not Path(pattern).is_absolute() else None
-                full = str(base / pattern) if base else pattern
+                full = pattern if Path(pattern).is_absolute() else str(self._folder_of(snapshot) / pattern)
                 for match in sorted(globlib.glob(full, recursive=True)):
                     path = Path(match).resolve()
                     try:
                         mtime = path.stat().st_mtime_ns
                     except OSError:
                         continue
-                    params = {"path": str(path)} if "path" in flow.signature.parameters else {}
-                    self._create(flow, trigger="file", key=f"file:{name}:{path}:{mtime}", params=params)
+                    params = {"path": str(path)} if takes_path else {}
+                    self._create(snapshot, trigger="file", key=f"file:{name}:{path}:{mtime}", params=params)
+
+    def _folder_of(self, snapshot: FlowSnapshot) -> Path:
+        """The folder of a flow's file: relative file patterns are read from there."""
+        target = Path(snapshot.code.target)
+        path = target if target.is_absolute() else self.settings.project_root / target
+        return path.parent
 
     # -- taking queued runs -------------------------------------------------------------------------------
 
     def take_runs(self) -> None:
-        """Start queued runs nobody drives (and take up runs whose driver died), within each
-        flow's ``max_active_runs``."""
+        """Adopt runs whose driver's lease ran out, and start queued runs nobody drives, within each
+        flow's ``max_active_runs``; claimed in id order, skipping rows another scheduler holds."""
         self.loop.register()  # others must see this owner alive before it owns anything
-        self.loop.beat()
-        with self.engine.connect() as conn:
-            active = queries.active_runs_by_flow(conn)
-            paused = queries.paused_flows(conn)
-            orphans: list[RunRecord] = []
-            if self.clock.monotonic() >= self._next_orphan_check:
-                self._next_orphan_check = self.clock.monotonic() + ORPHAN_CHECK
-                owned = queries.owned_active_runs(conn, exclude_owner=self.owner.id)
-                owners = {r.owner: queries.get_owner(conn, r.owner) for r in owned if r.owner}
-                orphans = [
-                    r for r in owned if not owner_alive(owners.get(r.owner) if r.owner else None, self.clock)
-                ]
-        for run in orphans:
-            self._take(run, active, orphan=True)
-        # Flows at their limit are left out of the query, and it is asked again after a flow
-        # fills up, so one flow's long backlog never hides another flow's runs.
-        for _ in range(10):
-            # Queued runs of a paused flow wait for the unpause (runs already going continue).
-            full = [name for name, count in active.items() if count >= self._limit(name)] + paused
-            with self.engine.connect() as conn:
-                candidates = queries.runs_to_start(conn, exclude_flows=full)
-            took = [run for run in candidates if self._take(run, active, orphan=False)]
-            if not took or len(candidates) < 100:
-                return
-
-    def _take(self, run: RunRecord, active: dict[str, int], *, orphan: bool) -> bool:
-        if run.id in self.loop.drivers:
-            return False
-        flow = self.flows.get(run.flow_name)
-        if flow is None:
-            return False  # a flow this scheduler does not know (another project, or a script)
-        if not orphan and active.get(run.flow_name, 0) >= self._limit(run.flow_name):
-            return False
-        with write(self.engine) as conn:
-            if not queries.set_run_owner(conn, run.id, self.owner.id, run.owner):
-                return False  # another scheduler took it
+        # Real time, not the scheduler's clock: it is about this machine's processes.
+        if time.monotonic() >= self._next_reap:
+            self._next_reap = time.monotonic() + REAP
+            reap_local(self.store, self.clock)
+        now = self.clock.now()
+        with self.store.read() as conn:
+            if not owners.any_claimable(conn, self.owner.id, now):
+                return  # the usual pass: nothing waits, and no write lock is taken
+        claimed: list[tuple[int, int]] = []
+        with self.store.transaction() as tx:
+            active = owners.active_by_flow(tx, now)
+            # Runs a dead driver had taken are adopted whatever the flows' limits (they count already).
+            for run in owners.candidates(tx, self.owner.id, now, started_only=True):
+                fence = owners.claim(tx, run.id, self.owner.id, now)
+                if fence is not None:
+                    claimed.append((run.id, fence))
+            # Flows at their limit are left out of the query, and it is asked again after a flow
+            # fills up, so one flow's long backlog never hides another flow's runs; queued runs of
+            # a paused flow wait for the unpause.
+            paused = flows.paused_names(tx)
+            for _ in range(10):
+                full = [name for name, count in active.items() if count >= self._limit(tx, name)]
+                found = owners.candidates(tx, self.owner.id, now, exclude_flows=full + paused)
+                took = 0
+                for run in found:
+                    if active.get(run.flow_name, 0) >= self._limit(tx, run.flow_name):
+                        continue
+                    fence = owners.claim(tx, run.id, self.owner.id, now)
+                    if fence is not None:
+                        active[run.flow_name] = active.get(run.flow_name, 0) + 1
+                        claimed.append((run.id, fence))
+                        took += 1
+                if not took or len(found) < 100:
+                    break
+        for run_id, fence in claimed:
             try:
-                values = flow.validate_params(run.params)
-            except WeirError as exc:
-                from weir.control import fail_in_store
+                self.loop.adopt(run_id, fence)
+            except WeirError as exc:  # its snapshot cannot be read: the run can never start
+                log.error("run %s: cannot start: %s", run_id, exc)
+                with self.store.transaction() as tx:
+                    run = runs.get_run(tx, run_id, result=False)
+                    run_actions.end_in_store(tx, run, RunState.FAILED, f"cannot start: {exc}", now)
 
-                fail_in_store(conn, run.id, run.state, f"cannot start: {exc}", self.clock)
-                queries.set_run_owner(conn, run.id, None, self.owner.id)
-                log.error("run %s: %s", run.id, exc)
-                return False
-        if not orphan:
-            active[run.flow_name] = active.get(run.flow_name, 0) + 1
-        try:
-            self.loop.add(drive_in(flow, run, values, settings=self.settings, clock=self.clock, restore=True))
-        except RunClaimedError:
-            return False
-        return True
-
-    def _limit(self, flow_name: str) -> int:
-        flow = self.flows.get(flow_name)
-        spec = flow.schedule_spec if flow is not None else None
+    def _limit(self, conn: Any, flow_name: str) -> int:
+        snapshot = self.flows.get(flow_name)
+        if snapshot is None:
+            try:
+                snapshot = flow_actions.get_snapshot(conn, flow_name)
+            except WeirError:
+                return 1_000_000
+        spec = snapshot.schedule_spec
         return spec.max_active_runs if spec is not None else 1_000_000
 
     def _create(
         self,
-        flow: Flow,
+        snapshot: FlowSnapshot,
         *,
         trigger: str,
         key: str,
@@ -341,48 +343,38 @@ class Scheduler:
         logical_date: datetime | None = None,
         interval: tuple[datetime, datetime] | None = None,
     ) -> Created | None:
-        from weir.runs import DuplicateRunError, create_run
-
         try:
-            _, run_id, _ = create_run(
-                flow,
+            made = run_actions.trigger(
+                self.ctx,
+                snapshot.name,
                 params or {},
-                settings=self.settings,
+                version=snapshot.version,
                 trigger=trigger,
                 run_key=key,
                 logical_date=logical_date,
                 interval=interval,
-                now=self.clock.now(),
+                check_pools=False,  # a missing pool holds the tasks (and says so); it loses no interval
             )
         except DuplicateRunError:
             return None
         except WeirError as exc:
-            log.error("flow %s: cannot create a %s run: %s", flow.name, trigger, exc)
+            log.error("flow %s: cannot create a %s run: %s", snapshot.name, trigger, exc)
             return None
-        created = Created(run_id=run_id, flow_name=flow.name, trigger=trigger, logical_date=logical_date)
+        created = Created(
+            run_id=made.run_id, flow_name=snapshot.name, trigger=trigger, logical_date=logical_date
+        )
         self.created.append(created)
         return created
 
     def _hand_back(self, grace: float) -> None:
-        """Stop taking work, let running tries end, and release the runs still unfinished."""
+        """Stop taking work, let running tries end (up to ``grace`` s), and give the runs still
+        unfinished back for the next scheduler to take up."""
         deadline = self.clock.monotonic() + grace
-        while True:
-            for driver in self.loop.drivers.values():
-                # Tries ending now make downstream tasks ready: none of them starts either.
-                driver.ready.clear()
-                driver.resubmit.clear()
-                driver.callbacks.clear()
-            if not any(d.inflight for d in self.loop.drivers.values()) or self.clock.monotonic() >= deadline:
-                break
-            self.loop.step(0.2)
-        self.loop.close()
-        with write(self.engine) as conn:
-            for run_id in list(self.loop.drivers):
-                queries.set_run_owner(conn, run_id, None, self.owner.id)
-
-
-def _path_of(flow: Flow) -> str | None:
-    import sys
-
-    module = sys.modules.get(flow.fn.__module__)
-    return getattr(module, "__weir_flow_file__", None) or getattr(module, "__file__", None)
+        try:
+            for engine in self.loop.engines.values():
+                engine.hold()
+            while any(e.inflight for e in self.loop.engines.values()) and self.clock.monotonic() < deadline:
+                self.loop.step(0.2)
+            self.loop.hand_back()
+        finally:
+            self.loop.close()

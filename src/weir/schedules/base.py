@@ -5,21 +5,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 
-from weir.errors import FlowDefinitionError
+from weir.errors import ScheduleError
 
-
-class ScheduleError(FlowDefinitionError):
-    """A schedule setting is wrong; ``field`` names it (``schedule``, ``tz``, ``start``, ...).
-
-    Args:
-        field: the argument of ``@weir.flow`` (or of the schedule helper) that is wrong.
-        reason: what is wrong with it, in words a user can act on.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"invalid {field}: {reason}")
+__all__ = ["Schedule", "ScheduleError", "as_utc"]
 
 
 def as_utc(t: datetime, name: str = "t") -> datetime:

@@ -5,19 +5,25 @@ from __future__ import annotations
 import hashlib
 import inspect
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import FlowDefinitionError, ParamsError, WeirError
 from weir.graph.build import build_graph
-from weir.graph.model import Graph, make_policy
+from weir.graph.model import Graph
+from weir.graph.policy import Hook, callables, seconds, tag_list
 from weir.sdk.task import _NAME, Task, TaskCall, _location_of
 from weir.sdk.trace import ParamRef, Tracer
 
 if TYPE_CHECKING:
     from weir.runs import Run
+
+
+#: Param types bound without pydantic when a value already has the type.
+_PLAIN: frozenset[Any] = frozenset({int, float, str, bool, list, dict, object, Any, inspect.Parameter.empty})
 
 
 class Flow:
@@ -32,8 +38,8 @@ class Flow:
         tags: tuple[str, ...] = (),
         description: str | None = None,
         timeout: float | None = None,
-        on_success: tuple[Callable[..., Any], ...] = (),
-        on_failure: tuple[Callable[..., Any], ...] = (),
+        on_success: tuple[Hook, ...] = (),
+        on_failure: tuple[Hook, ...] = (),
         schedule_spec: Any = None,
     ) -> None:
         self.schedule_spec = schedule_spec
@@ -83,7 +89,7 @@ class Flow:
     def __getstate__(self) -> dict[str, Any]:
         # Derived values are rebuilt where the flow is unpickled (a worker process).
         state = dict(self.__dict__)
-        for derived in ("_traced", "params_model", "version"):
+        for derived in ("_traced", "params_model", "version", "_plain_types"):
             state.pop(derived, None)
         return state
 
@@ -152,6 +158,9 @@ class Flow:
         Raises:
             ParamsError: naming each param that is missing, unknown or of the wrong type.
         """
+        plain = self._bind_plain(params)
+        if plain is not None:
+            return plain
         import pydantic
 
         try:
@@ -164,6 +173,46 @@ class Flow:
                 problems.append((name, reason))
             raise ParamsError(self.name, problems) from None
         return {name: getattr(model, name) for name in self.signature.parameters}
+
+    @cached_property
+    def _plain_types(self) -> dict[str, Any] | None:
+        """Each param's type when every one is a plain JSON type (or unannotated), else None."""
+        import typing
+
+        try:
+            hints = typing.get_type_hints(self.fn)
+        except Exception:
+            return None
+        found = {}
+        for name, param in self.signature.parameters.items():
+            kind = hints.get(name, param.annotation)
+            if kind not in _PLAIN:
+                return None
+            found[name] = kind
+        return found
+
+    def _bind_plain(self, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Params bound without pydantic when they already have their types (the usual case in a
+        worker: JSON values of plain types); None when pydantic must decide."""
+        types = self._plain_types
+        if types is None or any(name not in types for name in params):
+            return None
+        bound: dict[str, Any] = {}
+        for name, param in self.signature.parameters.items():
+            if name not in params:
+                if param.default is inspect.Parameter.empty:
+                    return None
+                bound[name] = param.default
+                continue
+            value, kind = params[name], types[name]
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            elif (kind in (int, float) and isinstance(value, bool)) or (
+                kind not in (Any, object, inspect.Parameter.empty) and not isinstance(value, kind)
+            ):
+                return None
+            bound[name] = value
+        return bound
 
     def params_json(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Validated params as JSON-able values, for the store."""
@@ -202,14 +251,14 @@ def flow(
     *,
     name: str | None = None,
     schedule: Any = None,
-    tags: Any = (),
+    tags: Sequence[str] = (),
     description: str | None = None,
-    timeout: Any = None,
-    on_success: Any = None,
-    on_failure: Any = None,
+    timeout: float | timedelta | None = None,
+    on_success: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+    on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
     tz: str | None = None,
-    start: Any = None,
-    end: Any = None,
+    start: datetime | date | str | None = None,
+    end: datetime | date | str | None = None,
     catchup: bool = False,
     max_active_runs: int = 1,
     paused: bool = False,
@@ -229,7 +278,8 @@ def flow(
         tz: the IANA time zone of cron strings (default UTC).
         start, end: the first and last logical dates scheduled (a date, a datetime or an ISO string).
         catchup: create the runs of intervals missed while no scheduler ran (default False).
-        max_active_runs: scheduled runs of this flow queued or running at once (default 1).
+        max_active_runs: runs of this flow a driver takes at once, whatever made them (default 1);
+            the others wait queued.
         paused: the schedule's state when the flow is first registered.
 
     Raises:
@@ -248,10 +298,11 @@ def flow(
             raise FlowDefinitionError(
                 f"{_location_of(func)}: flow name {flow_name!r} may hold only letters, digits, _ . and -"
             )
-        if isinstance(tags, str) or not all(isinstance(t, str) for t in tags):
-            raise FlowDefinitionError(f"{_location_of(func)}: tags must be a list of strings")
         try:
-            policy = make_policy(None, timeout=timeout, on_success=on_success, on_failure=on_failure)
+            flow_tags = tag_list(tags)
+            flow_timeout = None if timeout is None else seconds("timeout", timeout, allow_zero=False)
+            success = tuple(Hook.of(fn) for fn in callables("on_success", on_success))
+            failure = tuple(Hook.of(fn) for fn in callables("on_failure", on_failure))
         except ValueError as exc:
             raise FlowDefinitionError(f"{_location_of(func)}: flow {flow_name!r}: {exc}") from None
         spec = None
@@ -275,11 +326,11 @@ def flow(
             name=flow_name,
             schedule_spec=spec,
             schedule=schedule,
-            tags=tuple(tags),
+            tags=flow_tags,
             description=description,
-            timeout=policy.timeout,
-            on_success=policy.on_success,
-            on_failure=policy.on_failure,
+            timeout=flow_timeout,
+            on_success=success,
+            on_failure=failure,
         )
 
     if fn is not None:

@@ -10,11 +10,13 @@ import functools
 import hashlib
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, overload
 
 from weir.errors import FlowDefinitionError
-from weir.graph.model import MAP_ELEMENT, TaskPolicy, make_policy
+from weir.graph.model import MAP_ELEMENT
+from weir.graph.policy import TaskPolicy, task_policy
 from weir.sdk.trace import caller_location, current_tracer
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -51,11 +53,16 @@ class Task:
         ``task_id`` names this call's node explicitly (it must be unique in the flow).
         """
         try:
-            policy = make_policy(self.policy, **overrides)
+            policy = task_policy(self.policy, **overrides)
         except ValueError as exc:
             raise FlowDefinitionError(f"{caller_location()}: task {self.name!r}: {exc}") from None
-        if task_id is not None and (not isinstance(task_id, str) or not task_id.strip()):
-            raise FlowDefinitionError(f"{caller_location()}: task_id must be a non-empty string")
+        if task_id is not None and (
+            not isinstance(task_id, str) or len(task_id) > 200 or not _NAME.fullmatch(task_id)
+        ):
+            raise FlowDefinitionError(
+                f"{caller_location()}: task_id {task_id!r} must start with a letter or _ and hold only "
+                "letters, digits, _ . and - (at most 200)"
+            )
         return TaskCall(self, policy, task_id)
 
     def map(self, over: Any, **fixed: Any) -> Any:
@@ -125,13 +132,25 @@ def task(
     *,
     name: str | None = None,
     retries: int = 0,
-    retry_delay: Any = 0.0,
-    timeout: Any = None,
+    retry_delay: float | timedelta = 0.0,
+    retry_backoff: float = 1.0,
+    retry_jitter: float = 0.0,
+    max_retry_delay: float | timedelta | None = None,
+    retry_on: type[BaseException] | str | Sequence[type[BaseException] | str] = (),
+    retry_if: Callable[[BaseException], bool] | None = None,
+    timeout: float | timedelta | None = None,
     trigger: str = "all_success",
-    tags: Any = (),
     pool: str | None = None,
     priority: int = 0,
+    tags: Sequence[str] = (),
     branch: bool = False,
+    on_success: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+    on_failure: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+    on_retry: Callable[..., Any] | Sequence[Callable[..., Any]] | None = None,
+    cache: bool = False,
+    cache_key_fn: Callable[..., Any] | None = None,
+    cache_expires: float | timedelta | None = None,
+    complete: Callable[..., bool] | None = None,
 ) -> Callable[[Callable[..., Any]], Task]: ...
 
 
@@ -141,15 +160,20 @@ def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **
     Args:
         name: the task's name (default: the function's name); node ids derive from it.
         retries: extra tries after a failure (>= 0).
-        retry_delay: seconds (or a timedelta) to wait before a retry.
+        retry_delay, retry_backoff, max_retry_delay, retry_jitter: the wait before a retry:
+            ``retry_delay * retry_backoff ** (try - 1)`` seconds, capped, spread by the jitter.
+        retry_on, retry_if: which errors are retried (exception classes or their names; a predicate).
         timeout: seconds (or a timedelta) a try may run; > 0.
         trigger: the trigger rule (``all_success``, ``all_done``, ``all_failed``, ``one_success``,
             ``one_failed``, ``none_failed``, ``none_skipped``, ``always``).
-        tags: labels for filtering.
-        pool: the name of a pool that limits concurrency.
+        pool: the pool whose slots limit how many of its tasks run at once (``weir pools set``).
         priority: a higher number runs first when slots are scarce.
+        tags: labels for filtering.
         branch: the task returns the task id (or ids) of the downstream nodes to follow; the
             other direct downstream nodes are skipped.
+        on_success, on_failure, on_retry: callbacks (a callable or a list), for example notifiers.
+        cache, cache_key_fn, cache_expires: reuse a stored result for the same code and inputs.
+        complete: a predicate of the task's arguments; True means its work is already done.
 
     Raises:
         FlowDefinitionError: an option with a bad value, naming the function's file and line.
@@ -159,7 +183,7 @@ def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **
         if not callable(func):
             raise FlowDefinitionError(f"@weir.task decorates a function, not {func!r}")
         try:
-            task_policy = make_policy(TaskPolicy(), **policy)
+            made = task_policy(TaskPolicy(), **policy)
         except ValueError as exc:
             raise FlowDefinitionError(f"{_location_of(func)}: task {func.__name__!r}: {exc}") from None
         task_name = name or func.__name__
@@ -167,7 +191,7 @@ def task(fn: Callable[..., Any] | None = None, /, *, name: str | None = None, **
             raise FlowDefinitionError(
                 f"{_location_of(func)}: task name {task_name!r} may hold only letters, digits, _ . and -"
             )
-        return Task(func, name=task_name, policy=task_policy)
+        return Task(func, name=task_name, policy=made)
 
     if fn is not None:
         return wrap(fn)

@@ -15,7 +15,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import FlowDefinitionError
-from weir.graph.model import MAP_ELEMENT, Node, ParamValue, TaskOutput, TaskPolicy
+from weir.graph.model import MAP_ELEMENT, Node, ParamValue, TaskOutput
+from weir.graph.policy import TaskPolicy
 
 if TYPE_CHECKING:
     from weir.sdk.task import Task

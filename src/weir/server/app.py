@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from weir.server.state import API_PREFIX, ServerState
 from weir.settings import Settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from fastapi.templating import Jinja2Templates
-    from sqlalchemy import Engine
 
 HERE = Path(__file__).parent
-API_PREFIX = "/api/v1"
-
-
-@dataclass
-class ServerState:
-    """What every request needs: the settings, the store, the templates, and a clock."""
-
-    settings: Settings
-    templates: Jinja2Templates
-    clock: Any = field(default=None)
-
-    @property
-    def engine(self) -> Engine:
-        from weir.store.db import get_engine
-
-        return get_engine(self.settings.database_url)
-
-    def now(self) -> datetime:
-        return self.clock.now() if self.clock is not None else datetime.now(UTC)
+__all__ = ["API_PREFIX", "ServerState", "create_app"]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -46,15 +25,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from fastapi import FastAPI
     from fastapi.staticfiles import StaticFiles
 
+    import weir.server.errors as errors
+    import weir.server.templating as templating
     from weir import __version__
-    from weir.server import errors, templating
-    from weir.server.routes import flows, pages, runs, system
+    from weir.server.routes import admin, flows, logs, pages, runs, system
 
     settings = settings or Settings.from_env()
     app = FastAPI(
         title="weir",
         version=__version__,
-        description="Flows, runs, task runs, tries and their logs; trigger, cancel, retry and clear runs.",
+        description="Flows, runs, task runs, tries and their logs; trigger, cancel, retry and clear runs; "
+        "pools and the audit log.",
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -71,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(flows.router, prefix=API_PREFIX)
     app.include_router(runs.router, prefix=API_PREFIX)
+    app.include_router(logs.router, prefix=API_PREFIX)
+    app.include_router(admin.router, prefix=API_PREFIX)
     app.include_router(system.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -1,22 +1,23 @@
-"""Errors as HTTP responses: JSON for the API, a page for the UI, never a bare 500.
+"""Errors as HTTP responses, in one place: JSON for the API, a page for the UI, never a bare 500.
 
-Every error body has the same shape (:class:`~weir.server.schemas.ErrorBody`): a code, a
-message, and the fields at fault.
+A :class:`~weir.errors.WeirError` answers with its ``http_status`` and names its ``fields``; a
+request that does not parse answers 422 naming each field; a store that does not answer, 503.
+Routes raise; they do not map. Every error body has the same shape
+(:class:`~weir.server.schemas.ErrorBody`): a code, a message, and the fields at fault.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from weir.errors import NotFoundError, ParamsError, WeirError
+from weir.errors import NotFoundError, WeirError
 
 log = logging.getLogger("weir.server")
 
@@ -26,35 +27,19 @@ _CODES = {
     405: "method_not_allowed",
     409: "conflict",
     422: "invalid",
+    500: "internal",
     501: "not_implemented",
+    502: "bad_gateway",
     503: "unavailable",
 }
 
 
-class ApiError(Exception):
-    """An error with its HTTP status, raised by route code and turned into a JSON body."""
-
-    def __init__(self, status: int, detail: str, fields: Iterable[tuple[str, str]] = ()) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.fields = list(fields)
-
-
-def not_found(detail: str) -> ApiError:
-    return ApiError(404, detail)
-
-
-def conflict(detail: str) -> ApiError:
-    return ApiError(409, detail)
-
-
-def invalid(detail: str, fields: Iterable[tuple[str, str]] = ()) -> ApiError:
-    return ApiError(422, detail, fields)
-
-
-def params_error(exc: ParamsError) -> ApiError:
-    return ApiError(422, str(exc), [(f"params.{name}", reason) for name, reason in exc.problems])
+def status_of(exc: WeirError) -> int:
+    """The HTTP status of ``exc``: its ``http_status``, except that a NotFoundError naming fields of
+    the request (a task id in a body that the run does not have) is the request's fault: 422."""
+    if isinstance(exc, NotFoundError) and exc.fields:
+        return 422
+    return exc.http_status
 
 
 def _wants_html(request: Request) -> bool:
@@ -62,13 +47,16 @@ def _wants_html(request: Request) -> bool:
     return not (path.startswith("/api/") or path == "/metrics")
 
 
-def error_response(request: Request, status: int, detail: str, fields: list[tuple[str, str]]) -> Response:
+def error_response(
+    request: Request, status: int, detail: str, fields: Sequence[tuple[str, str]] = ()
+) -> Response:
+    """The error page (UI routes) or the JSON error body (API routes) for ``status``."""
     if _wants_html(request):
         templates = request.app.state.weir.templates
         return templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "detail": detail, "fields": fields},
+            {"status": status, "detail": detail, "fields": list(fields)},
             status_code=status,
         )
     body: dict[str, Any] = {
@@ -86,12 +74,24 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def _unavailable(request: Request) -> Response:
+    response = error_response(request, 503, "the store is unavailable; try again")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a deliberate response."""
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return error_response(request, exc.status, exc.detail, exc.fields)
+    @app.exception_handler(WeirError)
+    async def _weir(request: Request, exc: WeirError) -> Response:
+        status = status_of(exc)
+        if status == 503:
+            log.warning("store unavailable for %s: %s", request.url.path, exc)
+            return _unavailable(request)
+        if status >= 500:
+            log.error("%s for %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
+        return error_response(request, status, str(exc), exc.fields)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -104,31 +104,19 @@ def install(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"nothing at {request.url.path}"
-        response = error_response(request, exc.status_code, detail, [])
+        response = error_response(request, exc.status_code, detail)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> Response:
-        return error_response(request, 404, str(exc), [])
-
-    @app.exception_handler(ParamsError)
-    async def _params(request: Request, exc: ParamsError) -> Response:
-        err = params_error(exc)
-        return error_response(request, 422, err.detail, err.fields)
-
-    @app.exception_handler(WeirError)
-    async def _weir(request: Request, exc: WeirError) -> Response:
-        # A deliberate refusal the route did not map: the request conflicts with what is stored.
-        return error_response(request, 409, str(exc), [])
-
-    @app.exception_handler(OperationalError)
-    async def _store_away(request: Request, exc: OperationalError) -> Response:
+    async def _store_away(request: Request, exc: Exception) -> Response:
         log.warning("store unavailable for %s: %s", request.url.path, exc)
-        response = error_response(request, 503, "the store is unavailable; try again", [])
-        response.headers["Retry-After"] = "1"
-        return response
+        return _unavailable(request)
+
+    from weir.store.db import unavailable_errors
+
+    for kind in unavailable_errors():
+        app.add_exception_handler(kind, _store_away)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

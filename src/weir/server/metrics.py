@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from weir.server.app import ServerState
-from weir.store import views
+from weir.server.state import ServerState
+from weir.states import TaskState
+from weir.store import owners, runs, tasks
 
 CACHE_SECONDS = 5.0
 #: Upper bounds (seconds) of the task duration histogram's buckets.
@@ -37,21 +38,21 @@ class StoreCollector:
         from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
         now = self.state.now()
-        with self.state.engine.connect() as conn:
-            runs = views.runs_by_flow_and_state(conn)
-            task_runs = views.task_runs_by_flow_and_state(conn)
+        with self.state.store.read() as conn:
+            run_counts = runs.by_flow_and_state(conn)
+            task_runs = tasks.task_runs_by_flow_and_state(conn)
             durations: dict[str, list[float]] = {}
-            for flow, _state, started, ended in views.finished_try_times(conn):
+            for flow, _state, started, ended in tasks.finished_try_times(conn):
                 durations.setdefault(flow, []).append((ended - started).total_seconds())
-            queued_tasks = views.task_runs_in_states(conn, ["scheduled", "queued"])
-            running_tasks = views.task_runs_in_states(conn, ["running"])
-            queued_runs = views.runs_in_state(conn, "queued")
-            owners = views.owners(conn)
+            queued_tasks = tasks.task_runs_in_states(conn, [TaskState.SCHEDULED, TaskState.QUEUED])
+            running_tasks = tasks.task_runs_in_states(conn, [TaskState.RUNNING])
+            queued_runs = runs.in_state(conn, "queued")
+            drivers = owners.owners(conn)
 
         family = GaugeMetricFamily(
             "weir_runs", "Runs in the store, by flow and state", labels=["flow", "state"]
         )
-        for flow, state, count in runs:
+        for flow, state, count in run_counts:
             family.add_metric([flow, state], count)
         yield family
         family = GaugeMetricFamily(
@@ -81,12 +82,22 @@ class StoreCollector:
         )
         yield GaugeMetricFamily("weir_runs_queued", "Runs queued, waiting for a driver", value=queued_runs)
         yield GaugeMetricFamily("weir_running_tasks", "Task runs running now", value=running_tasks)
-        beats = [(now - o.heartbeat_at).total_seconds() for o in owners if o.kind == "scheduler"]
+        beats = [(now - o.heartbeat_at).total_seconds() for o in drivers if o.kind == "scheduler"]
         family = GaugeMetricFamily(
             "weir_scheduler_heartbeat_age_seconds", "Seconds since the freshest scheduler heartbeat"
         )
         if beats:
             family.add_metric([], min(beats))
+        yield family
+        alive: dict[str, int] = {}
+        for o in drivers:
+            if o.holds_lease(now):
+                alive[o.kind] = alive.get(o.kind, 0) + 1
+        family = GaugeMetricFamily(
+            "weir_drivers_alive", "Drivers holding a lease (their runs are theirs), by kind", labels=["kind"]
+        )
+        for kind, count in sorted(alive.items()):
+            family.add_metric([kind], count)
         yield family
 
 

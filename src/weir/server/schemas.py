@@ -8,7 +8,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from weir.store.records import EventRecord, RunRecord, TaskRunRecord, TryRecord
+from weir.control import reports
+from weir.control.pools import MAX_SLOTS
+from weir.graph.snapshot import ParamSpec
+from weir.store.records import AuditRecord, EventRecord, PoolRecord, RunRecord, TaskRunRecord, TryRecord
 
 
 class FieldProblem(BaseModel):
@@ -87,6 +90,10 @@ class TaskRunOut(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     duration: float | None
+    pool: str | None = Field(default=None, description="the pool the task takes a slot of, if any")
+    note: str | None = Field(
+        default=None, description="why the task run waits (for a slot of a pool, ...); None when it does not"
+    )
 
     @classmethod
     def of(cls, record: TaskRunRecord) -> TaskRunOut:
@@ -101,6 +108,8 @@ class TaskRunOut(BaseModel):
             started_at=record.started_at,
             ended_at=record.ended_at,
             duration=record.duration,
+            pool=record.pool,
+            note=record.note,
         )
 
 
@@ -195,11 +204,16 @@ class ParamInfo(BaseModel):
     required: bool = False
     default: Any = None
 
+    @classmethod
+    def of(cls, spec: ParamSpec) -> ParamInfo:
+        return cls(name=spec.name, type=spec.type, required=spec.required, default=finite(spec.default))
+
 
 class FlowSummary(BaseModel):
     name: str
     version: str
     description: str | None
+    tags: list[str] = Field(description="the flow's tags, sorted")
     path: str | None
     module: str | None
     tasks: int
@@ -208,7 +222,27 @@ class FlowSummary(BaseModel):
     recent_runs: list[RunBrief] = Field(description="newest first")
     schedule: str | None
     next_run_at: datetime | None
-    paused: bool | None = Field(description="None while the store does not record pause state")
+    paused: bool | None = Field(description="whether the scheduler makes no runs of the flow")
+
+    @classmethod
+    def of(cls, summary: reports.FlowSummary) -> FlowSummary:
+        record = summary.record
+        briefs = [RunBrief(id=i, state=state, created_at=at) for i, state, at in summary.recent]
+        return cls(
+            name=record.name,
+            version=record.version,
+            description=record.description,
+            tags=summary.tags,
+            path=record.path,
+            module=record.module,
+            tasks=summary.tasks,
+            run_count=summary.run_count,
+            last_run=briefs[0] if briefs else None,
+            recent_runs=briefs,
+            schedule=summary.schedule,
+            next_run_at=summary.next_run_at,
+            paused=summary.paused,
+        )
 
 
 class FlowList(BaseModel):
@@ -218,15 +252,49 @@ class FlowList(BaseModel):
 class FlowDetail(FlowSummary):
     graph: dict[str, Any]
     params: list[ParamInfo]
-    params_schema: dict[str, Any] | None = Field(description="JSON schema of the params, when loadable")
-    source: str | None
-    load_error: str | None = Field(
-        description="why the flow's code could not be loaded here, if it could not"
-    )
+    params_schema: dict[str, Any] | None = Field(description="JSON schema of the params")
+    source: str | None = Field(description="the text of the flow's file, when the server can read it")
+    load_error: str | None = Field(description="why the stored flow version cannot be read, if it cannot")
+
+    @classmethod
+    def of_detail(cls, detail: reports.FlowDetail) -> FlowDetail:
+        return cls(
+            **FlowSummary.of(detail.summary).model_dump(),
+            graph=finite(detail.graph),
+            params=[ParamInfo.of(p) for p in detail.params],
+            params_schema=finite(detail.params_schema),
+            source=detail.source,
+            load_error=detail.load_error,
+        )
+
+
+class FlowProblem(BaseModel):
+    """A flow file that did not load, or a flow that cannot run as stored (it names a missing pool)."""
+
+    where: str = Field(description="the file's path, or `flow NAME`")
+    path: str | None = Field(description="the flow file at fault, if a file")
+    flow: str | None = Field(description="the flow at fault, if a flow")
+    error: str
+    at: datetime | None = Field(description="when the file was last read")
+
+    @classmethod
+    def of(cls, problem: reports.Problem) -> FlowProblem:
+        flow = problem.where.removeprefix("flow ") if problem.where.startswith("flow ") else None
+        return cls(
+            where=problem.where,
+            path=None if flow is not None else problem.where,
+            flow=flow,
+            error=problem.error,
+            at=problem.at,
+        )
+
+
+class FlowProblems(BaseModel):
+    items: list[FlowProblem]
 
 
 class TriggerRequest(BaseModel):
-    """Params for a new run; validated against the flow's signature."""
+    """Params for a new run; validated against the stored flow version's params schema."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -253,6 +321,72 @@ class ClearResult(BaseModel):
     cleared: list[str]
 
 
+class PoolOut(BaseModel):
+    """A pool: its slots, how many are taken (tries queued or running in it), how many are free."""
+
+    name: str
+    slots: int
+    description: str | None
+    used: int
+    free: int
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, pool: PoolRecord) -> PoolOut:
+        return cls(
+            name=pool.name,
+            slots=pool.slots,
+            description=pool.description,
+            used=pool.used,
+            free=pool.free,
+            updated_at=pool.updated_at,
+        )
+
+
+class PoolList(BaseModel):
+    items: list[PoolOut] = Field(description="by name")
+
+
+class PoolRequest(BaseModel):
+    """A pool's size (0 holds every task in it until raised) and, optionally, what it is for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slots: int = Field(ge=0, le=MAX_SLOTS)
+    description: str | None = Field(default=None, max_length=2000, description="None keeps the current one")
+
+
+class AuditEntry(BaseModel):
+    """One action taken: who, through what (cli, api, ui, scheduler, python), what, on what, when."""
+
+    id: int
+    at: datetime
+    actor: str
+    via: str
+    action: str
+    target: str
+    detail: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditEntry:
+        return cls(
+            id=record.id,
+            at=record.at,
+            actor=record.actor,
+            via=record.via,
+            action=record.action,
+            target=record.target,
+            detail=finite(record.detail) if isinstance(record.detail, dict) else None,
+        )
+
+
+class AuditPage(BaseModel):
+    """Audit rows, newest first. Pass ``next_before`` as ``before`` for the next page."""
+
+    items: list[AuditEntry]
+    next_before: int | None
+
+
 class StoreHealth(BaseModel):
     reachable: bool
     error: str | None = None
@@ -265,6 +399,8 @@ class DriverHealth(BaseModel):
     pid: int
     heartbeat_at: datetime
     age_seconds: float
+    lease_expires_at: datetime | None = None
+    alive: bool = Field(default=False, description="the driver holds its lease (its runs are its own)")
 
 
 class Health(BaseModel):

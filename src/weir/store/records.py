@@ -9,6 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowRecord:
+    """One stored flow version: its snapshot (None for a version stored before snapshots)."""
+
     name: str
     version: str
     path: str | None
@@ -16,6 +18,16 @@ class FlowRecord:
     description: str | None
     graph: dict[str, Any]
     created_at: datetime
+    snapshot: dict[str, Any] | None = None
+    code_kind: str | None = None
+
+    @property
+    def graph_json(self) -> dict[str, Any]:
+        """The graph as JSON (nodes with their policies, edges), from the snapshot when there is one."""
+        if self.snapshot is not None:
+            graph: dict[str, Any] = self.snapshot.get("graph", {})
+            return graph
+        return self.graph if isinstance(self.graph, dict) else {}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +50,7 @@ class RunRecord:
     result_path: str | None = None
     cancel_requested: bool = False
     owner: str | None = None
+    fence: int = 0
 
     @property
     def duration(self) -> float | None:
@@ -59,6 +72,9 @@ class TaskRunRecord:
     map_count: int | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    pool: str | None = None
+    note: str | None = None
+    cache_key: str | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -94,6 +110,7 @@ class TryRecord:
     result_path: str | None = None
     result_size: int | None = None
     result_length: int | None = None
+    result_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +160,7 @@ class CacheEntry:
     result_length: int | None
     created_at: datetime
     expires_at: datetime | None = None
+    result_digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +173,11 @@ class OwnerRecord:
     kind: str
     started_at: datetime
     heartbeat_at: datetime
+    lease_expires_at: datetime | None = None
+
+    def holds_lease(self, now: datetime) -> bool:
+        """Whether the owner's lease is still good at ``now``."""
+        return self.lease_expires_at is not None and self.lease_expires_at > now
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,3 +225,42 @@ class Changes:
         self.tries.extend(other.tries)
         self.events.extend(other.events)
         self.runs.extend(other.runs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PoolRecord:
+    """A pool, and how many of its slots are taken (queued or running tries of its tasks)."""
+
+    name: str
+    slots: int
+    description: str | None
+    updated_at: datetime
+    used: int = 0
+
+    @property
+    def free(self) -> int:
+        return max(self.slots - self.used, 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditRecord:
+    """One action taken: who (``actor``), through what (``via``), what, on what, when."""
+
+    id: int
+    at: datetime
+    actor: str
+    via: str
+    action: str
+    target: str
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowFileRecord:
+    """A flow file as the registrar last read it: its hash, its flows, or why it did not load."""
+
+    path: str
+    digest: str
+    flows: list[str]
+    error: str | None
+    loaded_at: datetime

@@ -53,7 +53,11 @@ class Base(DeclarativeBase):
 
 
 class FlowRow(Base):
-    """One version of a flow: its graph as JSON, and where its code lives."""
+    """One version of a flow: its snapshot (JSON), and where its code lives.
+
+    Rows written before snapshots existed (revision < 0004) have only ``graph``: they can be shown,
+    not run; ``snapshot`` is the flow version as the scheduler and the API know it.
+    """
 
     __tablename__ = "flows"
 
@@ -64,6 +68,8 @@ class FlowRow(Base):
     description: Mapped[str | None] = mapped_column(Text)
     graph: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    code_kind: Mapped[str | None] = mapped_column(String(20))
 
 
 class RunRow(Base):
@@ -90,6 +96,8 @@ class RunRow(Base):
     result_path: Mapped[str | None] = mapped_column(Text)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     owner: Mapped[str | None] = mapped_column(String(100))
+    #: The fencing token: raised by one at every claim; a write must carry the current one.
+    fence: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
         Index("ix_runs_flow_created", "flow_name", "created_at"),
@@ -112,6 +120,13 @@ class TaskRunRow(Base):
     map_count: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pool: Mapped[str | None] = mapped_column(String(100))
+    #: Why the task run is in its state, when that needs saying ("waiting for pool 'db'").
+    note: Mapped[str | None] = mapped_column(Text)
+    #: For a task run whose result came from the task cache: the cache key that holds it.
+    cache_key: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_task_runs_pool_state", "pool", "state"),)
 
 
 class TryRow(Base):
@@ -134,6 +149,7 @@ class TryRow(Base):
     result_path: Mapped[str | None] = mapped_column(Text)
     result_size: Mapped[int | None] = mapped_column(BigInteger)
     result_length: Mapped[int | None] = mapped_column(BigInteger)
+    result_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class EventRow(Base):
@@ -154,9 +170,10 @@ class EventRow(Base):
 
 
 class OwnerRow(Base):
-    """A process that drives runs (a foreground ``weir run``, a scheduler), with its heartbeat.
+    """A process that drives runs (a foreground ``weir run``, a scheduler), with its lease.
 
-    A run whose owner's heartbeat is old has lost its driver: another process may take it over.
+    The owner renews its lease by heartbeat; once ``lease_expires_at`` has passed, another
+    process may adopt its runs (each adoption raises the run's fencing token).
     """
 
     __tablename__ = "owners"
@@ -167,6 +184,7 @@ class OwnerRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class CacheRow(Base):
@@ -184,6 +202,7 @@ class CacheRow(Base):
     result_length: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class FlowStateRow(Base):
@@ -221,3 +240,41 @@ class EventInRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowTagRow(Base):
+    """A tag of a flow (its newest version's), for filtering flows and their runs."""
+
+    __tablename__ = "flow_tags"
+
+    flow_name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    __table_args__ = (Index("ix_flow_tags_tag", "tag"),)
+
+
+class PoolRow(Base):
+    """A pool: how many tries of the tasks in it may be queued or running at once, everywhere."""
+
+    __tablename__ = "pools"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditRow(Base):
+    """One action someone (or the scheduler) took: who, what, on what, when, and through what."""
+
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_target", "target", "id"), Index("ix_audit_action", "action", "id"))

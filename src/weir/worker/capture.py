@@ -1,8 +1,8 @@
-"""Capturing a try's output into its log file, written as the task runs.
+"""Capturing a try's output into its log (a writer of the log store), written as the task runs.
 
-A log file is created on the first write, so a try that prints and logs nothing costs no
-file: creating a file costs 0.1-0.9 ms on the machines measured here, more than the rest of
-weir's work for a no-op task.
+A log is created on the first write (see :class:`~weir.io.logs.LogWriter`), so a try that prints
+and logs nothing costs no file: creating a file costs 0.1-0.9 ms on the machines measured here,
+more than the rest of weir's work for a no-op task.
 
 In a worker process of the local executor, file descriptors 1 and 2 are a pipe that one
 thread (:class:`FdForwarder`) reads and copies into the current try's log, so output of C
@@ -11,7 +11,6 @@ code and subprocesses is captured too, while the task runs, without a file per t
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import io
 import logging
@@ -19,29 +18,30 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
+
+from weir.io.logs import LogWriter
 
 _FORMAT = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @contextlib.contextmanager
-def capture(path: Path, *, fd_level: bool) -> Iterator[TextIO]:
-    """Send stdout, stderr and ``logging`` records to ``path`` while the block runs.
+def capture(log: LogWriter, *, fd_level: bool) -> Iterator[LogWriter]:
+    """Send stdout, stderr and ``logging`` records to the try's ``log`` while the block runs.
 
     The root logger's level is the executor's business (a worker sets INFO once), not
     changed here per try.
 
     With ``fd_level`` (a worker process of its own) what is written to file descriptors 1
     and 2 lands in the log too (through the process's :class:`FdForwarder`, or, when none is
-    installed, by pointing the descriptors at the file for the try). Without it (the inline
-    executor, sharing a terminal with the CLI) only Python's ``sys.stdout``/``sys.stderr``
-    are swapped. Writes are line-buffered, so the log can be read while the task runs.
+    installed and the log is a local file, by pointing the descriptors at it for the try).
+    Without it (the inline executor, sharing a terminal with the CLI) only Python's
+    ``sys.stdout``/``sys.stderr`` are swapped. Writes are line-buffered, so the log can be read
+    while the task runs.
     """
-    lazy = _LazyLog(path)
-    # _LazyLog is an io.TextIOBase, which typeshed does not count as a typing.TextIO.
-    log: TextIO = lazy  # type: ignore[assignment]
-    handler = logging.StreamHandler(log)
+    # LogWriter is an io.TextIOBase, which typeshed does not count as a typing.TextIO.
+    stream: TextIO = log  # type: ignore[assignment]
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(_FORMAT)
     root = logging.getLogger()
     root.addHandler(handler)
@@ -49,16 +49,18 @@ def capture(path: Path, *, fd_level: bool) -> Iterator[TextIO]:
     old_streams = (sys.stdout, sys.stderr)
     forwarder = FdForwarder.installed if fd_level else None
     try:
-        for stream in old_streams:
+        for old in old_streams:
             with contextlib.suppress(Exception):
-                stream.flush()
+                old.flush()
         if forwarder is not None:
-            forwarder.start_try(lazy)
+            forwarder.start_try(log)
         elif fd_level:
-            saved_fds = (os.dup(1), os.dup(2))
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
-        sys.stdout = sys.stderr = log
+            with contextlib.suppress(io.UnsupportedOperation):
+                fileno = log.fileno()
+                saved_fds = (os.dup(1), os.dup(2))
+                os.dup2(fileno, 1)
+                os.dup2(fileno, 2)
+        sys.stdout = sys.stderr = stream
         yield log
     finally:
         sys.stdout, sys.stderr = old_streams
@@ -73,61 +75,6 @@ def capture(path: Path, *, fd_level: bool) -> Iterator[TextIO]:
             os.close(saved_fds[1])
         root.removeHandler(handler)
         log.close()
-
-
-def _open(path: Path) -> TextIO:
-    try:
-        return open(path, "a", buffering=1, encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "a", buffering=1, encoding="utf-8", errors="replace")
-
-
-class _LazyLog(io.TextIOBase):
-    """A log file created on the first write; safe to write from two threads."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._file: TextIO | None = None
-        self._lock = threading.Lock()
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def _real(self) -> TextIO:
-        if self._file is None:
-            self._file = _open(self._path)
-        return self._file
-
-    def write(self, text: str) -> int:
-        with self._lock:
-            return self._real().write(text)
-
-    def write_bytes(self, data: bytes) -> None:
-        """Raw output from file descriptors 1 and 2 (a character may be split across calls)."""
-        text = self._decoder.decode(data)
-        if text:
-            self.write(text)
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.flush()
-
-    def fileno(self) -> int:
-        return self._real().fileno()
-
-    def isatty(self) -> bool:
-        return False
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]  # typeshed: a writable attribute; read-only here
-        return "utf-8"
-
-    def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None  # TextIOBase.close() flushes: it must not reach the closed file
-        super().close()
 
 
 class FdForwarder:
@@ -148,7 +95,7 @@ class FdForwarder:
         os.dup2(write_end, 2)
         os.close(write_end)
         self._read_end = read_end
-        self._target: _LazyLog | None = None
+        self._target: LogWriter | None = None
         self._synced = threading.Event()
         threading.Thread(target=self._pump, name="weir-fd-forwarder", daemon=True).start()
 
@@ -159,7 +106,7 @@ class FdForwarder:
             cls.installed = cls()
         return cls.installed
 
-    def start_try(self, log: _LazyLog) -> None:
+    def start_try(self, log: LogWriter) -> None:
         self._target = log
 
     def end_try(self) -> None:

@@ -1,19 +1,22 @@
-"""Finding a flow's code from a :class:`~weir.executors.base.FlowRef`, once per process."""
+"""Finding a flow's code from a work item's :class:`~weir.executors.base.CodeSource`, once per
+process: a flow file (relative to the project root, which workers also have), a module, or a
+cloudpickled value sent by the process that made the run."""
 
 from __future__ import annotations
 
 import importlib
-import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weir.errors import FlowLoadError
+from weir.graph.snapshot import CodeKind
 
 if TYPE_CHECKING:
-    from weir.executors.base import FlowRef
+    from weir.executors.base import CodeSource
     from weir.sdk.flow import Flow
 
-#: Flows known in this process, by FlowRef key: registered by the process that made the
-#: run, or loaded here on first use.
+#: Flows known in this process, by code key: registered by the process that made the run, or
+#: loaded here on first use.
 _flows: dict[str, Flow] = {}
 
 
@@ -22,31 +25,43 @@ def register(key: str, flow: Flow) -> None:
     _flows[key] = flow
 
 
-def find_flow(ref: FlowRef) -> Flow:
-    """The flow ``ref`` points to, loaded once per process and cached.
+def find_flow(code: CodeSource, project_root: Path | None = None) -> Flow:
+    """The flow ``code`` points to, loaded once per process and kept.
 
     Raises:
-        FlowLoadError: the module, file or payload does not hold the flow.
+        FlowLoadError: the file, module or value does not hold the flow ("cannot import ...").
     """
-    flow = _flows.get(ref.key)
+    flow = _flows.get(code.key)
     if flow is not None:
         return flow
-    if ref.kind == "pickle":
+    ref = code.ref
+    if ref.kind == CodeKind.PICKLE:
         import cloudpickle
 
-        if ref.payload is None:
-            raise FlowLoadError(f"flow {ref.flow_name!r}: no code was sent to this worker")
-        flow = cloudpickle.loads(ref.payload)
-    elif ref.kind == "module":
-        module = importlib.import_module(ref.target)
-        flow = flow_in(vars(module), ref.flow_name, ref.target)
-    elif ref.kind == "path":
+        if code.payload is None:
+            raise FlowLoadError(
+                f"flow {code.flow_name!r} was defined in a script's __main__ or inside a function, so only "
+                "the process that made the run has its code; put it in a flow file"
+            )
+        flow = cloudpickle.loads(code.payload)
+    elif ref.kind == CodeKind.MODULE:
+        try:
+            module = importlib.import_module(ref.target)
+        except Exception as exc:
+            raise FlowLoadError(f"cannot import {ref.target}: {type(exc).__name__}: {exc}") from None
+        flow = flow_in(vars(module), code.flow_name, ref.target)
+    else:
         from weir.sdk.loader import load_file
 
-        flow = flow_in(vars(load_file(ref.target)), ref.flow_name, ref.target)
-    else:
-        raise FlowLoadError(f"unknown flow reference kind {ref.kind!r}")
-    _flows[ref.key] = flow
+        path = Path(ref.target)
+        if not path.is_absolute():
+            path = (project_root or Path.cwd()) / path
+        try:
+            module = load_file(path)
+        except FlowLoadError as exc:
+            raise FlowLoadError(f"cannot import {ref.target}: {exc}") from None
+        flow = flow_in(vars(module), code.flow_name, ref.target)
+    _flows[code.key] = flow
     return flow
 
 
@@ -57,35 +72,4 @@ def flow_in(namespace: dict[str, Any], name: str, where: str) -> Flow:
     for value in namespace.values():
         if isinstance(value, Flow) and value.name == name:
             return value
-    raise FlowLoadError(f"{where} has no flow named {name!r}")
-
-
-def flow_ref_for(flow: Flow) -> FlowRef:
-    """How a worker process can find ``flow``: by module, by file, or by value.
-
-    The key names the code's place as well as its version: two files with the same text
-    are two flows, and so are two flows made by one function (each pickled flow is its own).
-    """
-    from weir.executors.base import FlowRef
-
-    version = f"{flow.name}@{flow.version}"
-    module_name = flow.fn.__module__
-    module = sys.modules.get(module_name)
-    loaded_from = getattr(module, "__weir_flow_file__", None)
-    if loaded_from:
-        return FlowRef(kind="path", target=loaded_from, flow_name=flow.name, key=f"{version}:{loaded_from}")
-    if module_name != "__main__" and module is not None:
-        namespace = vars(module)
-        if any(value is flow for value in namespace.values()):
-            return FlowRef(
-                kind="module", target=module_name, flow_name=flow.name, key=f"{version}:{module_name}"
-            )
-    import cloudpickle
-
-    return FlowRef(
-        kind="pickle",
-        target=module_name,
-        flow_name=flow.name,
-        key=f"{version}:pickle:{id(flow)}",
-        payload=cloudpickle.dumps(flow),
-    )
+    raise FlowLoadError(f"cannot import {where}: it has no flow named {name!r}")

@@ -4,7 +4,7 @@ Started by :class:`~weir.executors.local.LocalExecutor` as
 ``python -m weir.worker.process FD``, where ``FD`` is its end of a socket pair. The
 protocol is framed pickles (:class:`multiprocessing.connection.Connection`):
 
-- parent -> worker: first an init dict ``{"sys_path": [...], "cwd": "..."}``, then
+- parent -> worker: first an init dict ``{"sys_path": [...], "cwd": "...", "project_root": "..."}``, then
   ``("run", key, pickled WorkItem)`` for each try and ``("stop",)`` to exit;
 - worker -> parent: a :class:`~weir.executors.base.Started` then a
   :class:`~weir.executors.base.Finished` for each try.
@@ -25,16 +25,15 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from weir.executors.base import Finished, Started, TryKey, WorkItem
+from weir.executors.base import Finished, Started, TryKey, WorkItem, WorkKind
 from weir.worker.capture import FdForwarder
 from weir.worker.flows import find_flow
-from weir.worker.runner import InputCache, execute
+from weir.worker.runner import InputCache, execute, not_run
 
 if TYPE_CHECKING:
     from weir.sdk.flow import Flow
@@ -66,6 +65,7 @@ def main(argv: list[str]) -> int:
     FdForwarder.install()
     sys.path[:] = init["sys_path"]
     os.chdir(init["cwd"])
+    project_root = Path(init.get("project_root") or init["cwd"])
     _watch_parent(os.getppid())
     me = f"pid {os.getpid()}"
     cache = InputCache()
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
         try:
             # The flow's code is loaded before the try is reported started, so a task's
             # timeout measures the task, not the first import of its flow file.
-            item, flow, failure = _load(key, data)
+            item, flow, failure = _load(key, data, project_root, cache)
             conn.send(Started(key=key, at=datetime.now(UTC), worker=me))
             finished = failure or _run(key, item, flow, cache)
             conn.send(dataclasses.replace(finished, worker=me))
@@ -88,15 +88,20 @@ def main(argv: list[str]) -> int:
             return 0
 
 
-def _load(key: TryKey, data: bytes) -> tuple[WorkItem | None, Flow | None, Finished | None]:
-    """The try and its flow; or, when either cannot be loaded, the not-ok Finished saying why."""
+def _load(
+    key: TryKey, data: bytes, project_root: Path, cache: InputCache
+) -> tuple[WorkItem | None, Flow | None, Finished | None]:
+    """The try and its flow; or, when either cannot be loaded, the failed Finished saying why."""
     item: WorkItem | None = None
     try:
         item = pickle.loads(data)
         assert item is not None
-        return item, find_flow(item.flow), None
+        flow = find_flow(item.code, project_root)
+        if item.kind != WorkKind.CALLBACK:
+            cache.params(item, flow)  # bound before the try is reported started, as its code is loaded
+        return item, flow, None
     except BaseException as exc:
-        return item, None, _failure(key, item, exc, datetime.now(UTC))
+        return item, None, not_run(key, item, exc, datetime.now(UTC))
 
 
 def _run(key: TryKey, item: WorkItem | None, flow: Flow | None, cache: InputCache) -> Finished:
@@ -106,26 +111,7 @@ def _run(key: TryKey, item: WorkItem | None, flow: Flow | None, cache: InputCach
     try:
         return execute(item, flow, in_process=False, cache=cache)
     except BaseException as exc:
-        return _failure(key, item, exc, started)
-
-
-def _failure(key: TryKey, item: WorkItem | None, exc: BaseException, started: datetime) -> Finished:
-    tb = "".join(traceback.format_exception(exc))
-    if item is not None and item.log_path:
-        with contextlib.suppress(OSError):
-            path = Path(item.log_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8", errors="replace") as log:
-                log.write(tb)
-    what = "could not load the try" if item is None else "could not run the task"
-    return Finished(
-        key=key,
-        ok=False,
-        started_at=started,
-        ended_at=datetime.now(UTC),
-        error=f"{what}: {type(exc).__name__}: {exc}",
-        traceback=tb,
-    )
+        return not_run(key, item, exc, started)
 
 
 def _watch_parent(parent: int) -> None:

@@ -1,27 +1,33 @@
-"""The web UI: server-rendered pages at readable URLs, on the same reads as the API."""
+"""The web UI: server-rendered pages at readable URLs, on the same reports as the API."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from weir.server import layout, logs
-from weir.server.app import ServerState
-from weir.server.deps import MAX_ID, FlowName, RunId, TaskId, check_name, get_state
-from weir.server.errors import not_found
-from weir.server.routes.flows import flow_detail, flow_summaries
-from weir.server.routes.runs import RunState, sort_task_runs, task_order
-from weir.states import RUN_TERMINAL
-from weir.store import views
+import weir.server.layout as layout
+from weir.control import reports
+from weir.errors import NotFoundError
+from weir.io.logs import MAX_CHUNK
+from weir.server.deps import MAX_ID, FlowName, RunId, State, Tag, TaskId, check_name
+from weir.server.routes.admin import audit_page
+from weir.server.routes.flows import flow_detail, flow_problems, flow_summaries
+from weir.server.routes.logs import log_size, read_log, try_ended
+from weir.server.routes.runs import RunState, pick, task_records
+from weir.server.schemas import RunBrief
+from weir.server.state import ServerState
+from weir.states import RUN_TERMINAL, TaskState
+from weir.store import pools, runs, tasks
 from weir.store.records import TaskRunRecord, TryRecord
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
-State = Annotated[ServerState, Depends(get_state)]
 #: Bytes of a log shown when a task page opens; the rest is a request away.
 LOG_TAIL = 256 * 1024
 GRID_RUNS = 25
+PAGE = 50
+_FAILED = (TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED)
 
 
 def _page(state: ServerState, request: Request, template: str, **context: Any) -> Response:
@@ -29,11 +35,16 @@ def _page(state: ServerState, request: Request, template: str, **context: Any) -
 
 
 @router.get("/")
-def flows_page(request: Request, state: State) -> Response:
-    summaries = flow_summaries(state)
-    with state.engine.connect() as conn:
-        file_errors = views.flow_file_errors(conn)
-    return _page(state, request, "flows.html", flows=summaries, file_errors=file_errors, page="flows")
+def flows_page(request: Request, state: State, tag: Tag = None) -> Response:
+    return _page(
+        state,
+        request,
+        "flows.html",
+        flows=flow_summaries(state, tag=tag),
+        problems=flow_problems(state),
+        tag=tag or "",
+        page="flows",
+    )
 
 
 @router.get("/flows/{name}")
@@ -44,18 +55,18 @@ def flow_page(
     run: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     detail = flow_detail(state, name)
-    with state.engine.connect() as conn:
-        grid = views.grid(conn, name, runs=GRID_RUNS)
-        selected = run or (grid.runs[-1].id if grid.runs else None)
+    with state.store.read() as conn:
+        grid = reports.grid(conn, name, runs_shown=GRID_RUNS)
+        selected = run or (grid.runs[-1][0] if grid.runs else None)
         states: dict[str, TaskRunRecord] = {}
         selected_run = None
         if selected is not None:
-            selected_run = views.get_run(conn, selected)
+            selected_run = runs.get_run(conn, selected, result=False)
             if selected_run.flow_name != name:
-                raise not_found(f"run {selected} is not a run of flow {name!r}")
-            states = {r.task_id: r for r in views.get_task_runs(conn, selected) if r.map_index < 0}
+                raise NotFoundError(f"run {selected} is not a run of flow {name!r}")
+            states = {r.task_id: r for r in tasks.get_task_runs(conn, selected) if r.map_index < 0}
     graph_layout = layout.layout_graph(detail.graph, states)
-    task_ids = list(task_order(detail.graph))
+    task_ids = list(reports.task_order(detail.graph))
     for _run_id, task_id in grid.cells:
         if task_id not in task_ids:
             task_ids.append(task_id)
@@ -65,7 +76,8 @@ def flow_page(
         "flow.html",
         flow=detail,
         layout=graph_layout,
-        grid=grid,
+        grid_runs=[RunBrief(id=i, state=s, created_at=at) for i, s, at in grid.runs],
+        cells=grid.cells,
         task_ids=task_ids,
         selected_run=selected_run,
         page="flows",
@@ -78,11 +90,14 @@ def runs_page(
     state: State,
     flow: Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_.\-]*$")] = None,
     run_state: Annotated[RunState | None, Query(alias="state")] = None,
+    tag: Tag = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
-    with state.engine.connect() as conn:
-        result = views.list_runs(conn, flow=flow or None, state=run_state, before=before, limit=50)
-    next_before = result.runs[-1].id if len(result.runs) == 50 else None
+    with state.store.read() as conn:
+        result = runs.list_runs(
+            conn, flow=flow or None, state=run_state, tag=tag or None, before=before, limit=PAGE
+        )
+    next_before = result.runs[-1].id if len(result.runs) == PAGE else None
     return _page(
         state,
         request,
@@ -91,34 +106,37 @@ def runs_page(
         total=result.total,
         flow=flow or "",
         run_state=run_state or "",
+        tag=tag or "",
         next_before=next_before,
         page="runs",
     )
 
 
 def _run_context(state: ServerState, run_id: int) -> dict[str, Any]:
-    with state.engine.connect() as conn:
-        view = views.run_view(conn, run_id)
-    now = state.now()
-    parents = [r for r in sort_task_runs(view.task_runs, view.graph) if r.map_index < 0]
+    with state.store.read() as conn:
+        report = reports.run_report(conn, run_id)
+    parents = report.nodes
     elements: dict[str, dict[str, int]] = {}
-    for r in view.task_runs:
+    waiting: dict[str, int] = {}
+    for r in report.task_runs:
         if r.map_index >= 0:
             counts = elements.setdefault(r.task_id, {})
             counts[r.state] = counts.get(r.state, 0) + 1
+            if r.note:
+                waiting[r.task_id] = waiting.get(r.task_id, 0) + 1
     tries_of: dict[str, int] = {}
-    for t in view.tries:
+    for t in report.tries:
         tries_of[t.task_id] = tries_of.get(t.task_id, 0) + 1
-    states = {r.task_id: r for r in parents}
     return {
-        "run": view.run,
-        "active": view.run.state not in RUN_TERMINAL,
+        "run": report.run,
+        "active": report.run.state not in RUN_TERMINAL,
         "task_runs": parents,
         "elements": elements,
+        "waiting": waiting,
         "tries_of": tries_of,
-        "layout": layout.layout_graph(view.graph, states),
-        "gantt": layout.gantt(view.tries, task_order(view.graph), now),
-        "failed_tasks": [r.task_id for r in parents if r.state in ("failed", "upstream_failed", "cancelled")],
+        "layout": layout.layout_graph(report.graph, {r.task_id: r for r in parents}),
+        "gantt": layout.gantt(report.tries, reports.task_order(report.graph), state.now()),
+        "failed_tasks": [r.task_id for r in parents if r.state in _FAILED],
     }
 
 
@@ -163,30 +181,24 @@ def task_page(
     try_number: Annotated[int | None, Query(alias="try", ge=0, le=MAX_ID)] = None,
 ) -> Response:
     check_name(task_id, "task")
-    with state.engine.connect() as conn:
-        run = views.get_run(conn, run_id)
-        records = views.get_task_runs(conn, run_id, task_id)
-        if not records:
-            raise not_found(f"run {run_id} has no task {task_id!r}")
-        record = next((r for r in records if r.map_index == map_index), None)
-        if record is None:
-            raise not_found(f"task {task_id!r} of run {run_id} has no element {map_index}")
-        tries = views.get_tries(conn, run_id, task_id, map_index)
+    records = task_records(state, run_id, task_id)
+    record = pick(records, map_index)
+    with state.store.read() as conn:
+        run = runs.get_run(conn, run_id, result=False)
+        tries = tasks.get_tries(conn, run_id, task_id, map_index, results=False)
     chosen: TryRecord | None = None
     if tries:
         chosen = tries[-1]
         if try_number is not None:
             chosen = next((t for t in tries if t.number == try_number), None)
             if chosen is None:
-                raise not_found(f"task {task_id!r} of run {run_id} has no try {try_number}")
-    log_text, log_start, log_next, log_size, following = "", 0, 0, 0, False
+                raise NotFoundError(f"task {task_id!r} of run {run_id} has no try {try_number}")
+    log_text, log_start, log_next, following = "", 0, 0, False
     if chosen is not None:
-        path = logs.safe_log_path(state.settings.logs_dir, chosen.log_path)
-        ended = chosen.state not in ("queued", "running")
-        size = path.stat().st_size if path is not None and path.is_file() else 0
-        start = max(size - LOG_TAIL, 0)
-        chunk = logs.read_chunk(path, start, logs.MAX_CHUNK, final=ended)
-        log_text, log_start, log_next, log_size = chunk.text, chunk.offset, chunk.next_offset, chunk.size
+        ended = try_ended(chosen.state)
+        start = max(log_size(state, chosen.log_path) - LOG_TAIL, 0)
+        chunk = read_log(state, chosen.log_path, start, MAX_CHUNK, final=ended)
+        log_text, log_start, log_next = chunk.text, chunk.offset, chunk.next_offset
         following = not ended
     return _page(
         state,
@@ -201,6 +213,33 @@ def task_page(
         log_lines=_log_lines(log_text),
         log_start=log_start,
         log_next=log_next,
-        log_size=log_size,
         following=following,
+    )
+
+
+@router.get("/pools")
+def pools_page(request: Request, state: State) -> Response:
+    with state.store.read() as conn:
+        found = pools.pools(conn)
+    return _page(state, request, "pools.html", pools=found, page="pools")
+
+
+@router.get("/audit")
+def audit_log_page(
+    request: Request,
+    state: State,
+    action: Annotated[str | None, Query(max_length=50, pattern=r"^[a-z_]*$")] = None,
+    target: Annotated[str | None, Query(max_length=300, pattern=r"^[^\x00-\x1f]*$")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> Response:
+    found = audit_page(state, action=action, target=target, before=before, limit=PAGE)
+    return _page(
+        state,
+        request,
+        "audit.html",
+        entries=found.items,
+        next_before=found.next_before,
+        action=action or "",
+        target=target or "",
+        page="audit",
     )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
-from weir.server.app import API_PREFIX, ServerState
-from weir.server.deps import get_state
-from weir.server.errors import ApiError, conflict, invalid, not_found
+from weir.control import events
+from weir.errors import EventError, ParamsError
+from weir.server.deps import Ctx, State
 from weir.server.schemas import (
     DriverHealth,
     ErrorBody,
@@ -19,18 +19,22 @@ from weir.server.schemas import (
     StoreHealth,
     non_finite_path,
 )
-from weir.store import views
+from weir.server.state import API_PREFIX, ServerState
+from weir.store import owners
 
 router = APIRouter()
-State = Annotated[ServerState, Depends(get_state)]
+#: Drivers whose last heartbeat is older than this are left out of the health answer.
+DRIVER_MEMORY = 3600.0
 
 
 def health_of(state: ServerState) -> Health:
+    """Whether the store answers, and the drivers (schedulers, ``weir run``) it knows of."""
     now = state.now()
     try:
-        with state.engine.connect() as conn:
-            views.ping(conn)
-            owners = views.owners(conn)
+        store = state.store
+        store.ping()
+        with store.read() as conn:
+            known = owners.owners(conn)
     except Exception as exc:
         return Health(
             status="degraded",
@@ -46,15 +50,17 @@ def health_of(state: ServerState) -> Health:
             pid=o.pid,
             heartbeat_at=o.heartbeat_at,
             age_seconds=max((now - o.heartbeat_at).total_seconds(), 0.0),
+            lease_expires_at=o.lease_expires_at,
+            alive=o.holds_lease(now),
         )
-        for o in owners
+        for o in known
     ]
     ages = [d.age_seconds for d in drivers if d.kind == "scheduler"]
     return Health(
         status="ok",
         store=StoreHealth(reachable=True),
         scheduler_heartbeat_age=min(ages) if ages else None,
-        drivers=[d for d in drivers if d.age_seconds < 3600][:20],
+        drivers=[d for d in drivers if d.alive or d.age_seconds < DRIVER_MEMORY][:20],
     )
 
 
@@ -66,7 +72,8 @@ def health_of(state: ServerState) -> Health:
     responses={503: {"model": Health, "description": "the store does not answer"}},
 )
 def health(state: State) -> Any:
-    """Whether the store answers, and how long ago a scheduler last beat."""
+    """Whether the store answers, how long ago a scheduler last beat, and which drivers hold a
+    lease (``alive``: their runs are theirs; a driver whose lease ran out may have its runs adopted)."""
     result = health_of(state)
     if not result.store.reachable:
         return JSONResponse(result.model_dump(mode="json"), status_code=503)
@@ -86,28 +93,20 @@ def health(state: State) -> Any:
         422: {"model": ErrorBody, "description": "a bad name, id or payload, or payload not valid as params"},
     },
 )
-def send_event(body: EventRequest, state: State) -> Any:
+def send_event(body: EventRequest, ctx: Ctx) -> Any:
     """Record the event ``name`` and create one queued run of each flow that listens to it
-    (``schedule=weir.on_event(name)``), with ``payload`` as its params. The flows are found in the
-    server's flow folders (``flows_dirs``). Sending an ``id`` again creates nothing new (200)."""
-    from weir.errors import ParamsError
-    from weir.events import EventError, NoListenerError, PausedListenersError
-    from weir.events import send_event as send
-
+    (``schedule=weir.on_event(name)``), with ``payload`` as its params. The listeners are found
+    among the project's registered flows (their stored snapshots). Sending an ``id`` again creates
+    nothing new (200)."""
     bad = non_finite_path(body.payload, "payload")
     if bad:
-        raise invalid(f"{bad}: NaN and infinite numbers are not accepted", [(bad, "not a finite number")])
+        raise EventError(f"{bad}: NaN and infinite numbers are not accepted", field=bad)
     try:
-        sent = send(body.name, body.payload, body.id, state.settings)
-    except NoListenerError as exc:
-        raise not_found(str(exc)) from None
-    except PausedListenersError as exc:
-        raise conflict(str(exc)) from None
-    except EventError as exc:
-        raise invalid(str(exc), [(exc.field, str(exc))] if exc.field else []) from None
+        sent = events.send_event(ctx, body.name, body.payload, body.id)
     except ParamsError as exc:
-        fields = [(f"payload.{name}", reason) for name, reason in exc.problems]
-        raise ApiError(422, str(exc), fields) from None
+        # The request names them ``payload``: the params of the runs are the event's payload.
+        exc.fields = [(f"payload.{name}", reason) for name, reason in exc.problems]
+        raise
     result = EventSent(
         id=sent.event_id,
         name=body.name,

@@ -12,7 +12,8 @@ function flash(message, bad) {
 async function postJSON(url, body) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "Accept": "application/json" },
+    // The API records actions taken from these pages as "ui" in the audit log.
+    headers: { "Content-Type": "application/json", "Accept": "application/json", "X-Weir-Via": "ui" },
     body: body === undefined ? "{}" : JSON.stringify(body),
   });
   let data = null;
