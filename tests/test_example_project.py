@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from weir.control.context import Context
-from weir.control.flows import get_snapshot, sync
+from weir.control.flows import file_problems, get_snapshot, sync
 from weir.sdk.loader import load_flow
 from weir.settings import Settings
-from weir.store import flows
 from weir.worker.registrar import shared_registrar
 
 PROJECT = Path(__file__).resolve().parents[1] / "examples" / "project"
@@ -27,7 +26,7 @@ def test_the_example_project_finds_its_flows_with_no_file_errors(
     assert registered is not None and registered.errors == {}
     assert sorted(registered.flows) == ["daily_report", "orders"]
     with ctx.store.read() as conn:
-        assert flows.file_errors(conn) == []
+        assert file_problems(conn) == []
         daily, orders = get_snapshot(conn, "daily_report"), get_snapshot(conn, "orders")
     assert daily.schedule_spec is not None and daily.schedule_spec.timetable is not None
     assert orders.schedule_spec is not None

@@ -28,6 +28,8 @@ from weir.store.records import CacheEntry, OwnerRecord, RunRecord, TaskRunRecord
 from weir.store.store import Store, open_store
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from weir.engine.changes import Listener
     from weir.executors.base import Executor
     from weir.sdk.flow import Flow
@@ -182,8 +184,13 @@ def run_flow(
     settings: Settings | None = None,
     listener: Listener | None = None,
     on_created: Any = None,
+    logical_date: datetime | None = None,
 ) -> Run:
-    """Make a run of ``flow`` and drive it to the end in this process; see :meth:`Flow.run`."""
+    """Make a run of ``flow`` and drive it to the end in this process; see :meth:`Flow.run`.
+
+    Raises:
+        ParamsError: bad params. ValueError: ``logical_date`` is naive.
+    """
     from weir.graph.snapshot import CodeKind
     from weir.sdk.snapshot import snapshot_of
     from weir.worker.flows import register
@@ -201,7 +208,12 @@ def run_flow(
 
     register(CodeSource(ref=snapshot.code, flow_name=flow.name, version=snapshot.version).key, flow)
     owner = new_owner("run", ctx.clock)  # the run is made claimed: no scheduler can take it meanwhile
-    made = run_actions.trigger(ctx, snapshot, flow.params_json(values), owner=owner)
+    interval = None
+    if logical_date is not None:
+        logical_date, interval = run_actions.dated_interval(snapshot, logical_date)
+    made = run_actions.trigger(
+        ctx, snapshot, flow.params_json(values), owner=owner, logical_date=logical_date, interval=interval
+    )
     faults.crash_at("run_created")
     if on_created is not None:
         on_created(made.run_id)
@@ -273,8 +285,8 @@ def resume_run(
 ) -> Run:
     """Take up a run whose driving process died, and drive it to the end here.
 
-    Task runs that succeeded are not run again; a try that was running gets a new try
-    (counted against the task's retries) with the reason "worker lost".
+    Task runs that succeeded are not run again; a try that was running is recorded as
+    interrupted, and its task runs again without spending a retry.
 
     Raises:
         RunStateError: the run has ended, or a live process still drives it.

@@ -24,6 +24,9 @@ class Settings:
         database_url: SQLAlchemy URL of the store (``WEIR_DATABASE_URL``; default SQLite in ``home``).
         executor: ``inline`` or ``local`` (``WEIR_EXECUTOR``, default ``local``).
         workers: size of the local process pool (``WEIR_WORKERS``, default the CPU count).
+        max_tries_per_worker: tries a local worker process runs before it exits and a new one
+            replaces it (``WEIR_MAX_TRIES_PER_WORKER``/``max_tries_per_worker``, default 0: no
+            limit), as Celery's ``max_tasks_per_child``.
         result_inline_max: results up to this many bytes are stored in the database, larger
             ones in the result store (``WEIR_RESULT_INLINE_MAX``, default 64 KiB).
         results_url, logs_url: the result store and the log store: a folder or any fsspec URL
@@ -36,12 +39,16 @@ class Settings:
             (``WEIR_LEASE_SECONDS``/``lease_seconds``, default 15); then another may adopt them.
         registrar_timeout: seconds a flow file may take to import before the registrar stops it
             (``WEIR_REGISTRAR_TIMEOUT``/``registrar_timeout``, default 30).
+        retention_days: the scheduler deletes ended runs older than this many days, about once
+            an hour, as ``weir db clean`` does (``WEIR_RETENTION_DAYS``/``retention_days``,
+            default 0: runs are kept forever).
     """
 
     home: Path
     database_url: str
     executor: str = "local"
     workers: int = 0
+    max_tries_per_worker: int = 0
     result_inline_max: int = 64 * 1024
     results_url: str = ""
     logs_url: str = ""
@@ -50,6 +57,7 @@ class Settings:
     project_root: Path = Path(".")
     lease_seconds: float = 15.0
     registrar_timeout: float = 30.0
+    retention_days: int = 0
 
     @classmethod
     def from_env(
@@ -65,7 +73,7 @@ class Settings:
         env = os.environ if environ is None else environ
         project_file = find_project_file(cwd or Path.cwd())
         project = read_project_file(project_file) if project_file else {}
-        base = project_file.parent if project_file else Path.cwd()
+        base = project_file.parent if project_file else (cwd or Path.cwd())
 
         def pick(env_name: str, key: str) -> Any:
             return env.get(env_name) or project.get(key)
@@ -76,11 +84,16 @@ class Settings:
         flows = project.get("flows", [])
         if isinstance(flows, str):
             flows = [flows]
+        max_tries = str(pick("WEIR_MAX_TRIES_PER_WORKER", "max_tries_per_worker") or "")
+        retention = str(pick("WEIR_RETENTION_DAYS", "retention_days") or "")
         settings = cls(
             home=home,
             database_url=url,
             executor=pick("WEIR_EXECUTOR", "executor") or "local",
             workers=_int({"WEIR_WORKERS": str(pick("WEIR_WORKERS", "workers") or "")}, "WEIR_WORKERS", 0),
+            max_tries_per_worker=_int(
+                {"WEIR_MAX_TRIES_PER_WORKER": max_tries}, "WEIR_MAX_TRIES_PER_WORKER", 0
+            ),
             result_inline_max=_int(env, "WEIR_RESULT_INLINE_MAX", 64 * 1024),
             results_url=_store_url(pick("WEIR_RESULTS_URL", "results"), base, home / "results"),
             logs_url=_store_url(pick("WEIR_LOGS_URL", "logs"), base, home / "logs"),
@@ -91,6 +104,7 @@ class Settings:
             registrar_timeout=_float(
                 "WEIR_REGISTRAR_TIMEOUT", pick("WEIR_REGISTRAR_TIMEOUT", "registrar_timeout"), 30.0
             ),
+            retention_days=_int({"WEIR_RETENTION_DAYS": retention}, "WEIR_RETENTION_DAYS", 0),
         )
         if overrides:
             settings = replace(settings, **overrides)
@@ -106,12 +120,20 @@ class Settings:
             raise SettingsError(f"unknown executor {self.executor!r}: choose one of {', '.join(known)}")
         if self.workers < 0:
             raise SettingsError(f"workers must be 0 (one per CPU) or more, not {self.workers}")
+        if self.max_tries_per_worker < 0:
+            raise SettingsError(
+                f"max_tries_per_worker must be 0 (no limit) or more, not {self.max_tries_per_worker}"
+            )
         if self.result_inline_max < 0:
             raise SettingsError("result_inline_max must be 0 or more")
         if self.lease_seconds <= 0:
             raise SettingsError(f"lease_seconds must be > 0, not {self.lease_seconds}")
         if self.registrar_timeout <= 0:
             raise SettingsError(f"registrar_timeout must be > 0, not {self.registrar_timeout}")
+        if self.retention_days < 0:
+            raise SettingsError(
+                f"retention_days must be 0 (keep runs forever) or more, not {self.retention_days}"
+            )
 
     @property
     def pool_size(self) -> int:
@@ -159,10 +181,12 @@ def read_project_file(path: Path) -> dict[str, Any]:
         "executor",
         "home",
         "workers",
+        "max_tries_per_worker",
         "results",
         "logs",
         "lease_seconds",
         "registrar_timeout",
+        "retention_days",
     }
     unknown = sorted(set(table) - known)
     if unknown:

@@ -36,6 +36,8 @@ class TaskState(StrEnum):
     SKIPPED = "skipped"
     UPSTREAM_FAILED = "upstream_failed"
     CANCELLED = "cancelled"
+    #: A try (never a task run) lost with the process driving its run: not the task's failure.
+    INTERRUPTED = "interrupted"
 
 
 RUN_TERMINAL = frozenset({RunState.SUCCESS, RunState.FAILED, RunState.CANCELLED})
@@ -82,8 +84,16 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.QUEUED: frozenset(
         {TaskState.RUNNING, TaskState.SCHEDULED, TaskState.FAILED, TaskState.CANCELLED}
     ),
+    # running -> scheduled: the try was interrupted (its driver died); it runs again, uncounted.
     TaskState.RUNNING: frozenset(
-        {TaskState.SUCCESS, TaskState.CACHED, TaskState.FAILED, TaskState.UP_FOR_RETRY, TaskState.CANCELLED}
+        {
+            TaskState.SUCCESS,
+            TaskState.CACHED,
+            TaskState.FAILED,
+            TaskState.UP_FOR_RETRY,
+            TaskState.CANCELLED,
+            TaskState.SCHEDULED,
+        }
     ),
     TaskState.UP_FOR_RETRY: frozenset({TaskState.QUEUED, TaskState.FAILED, TaskState.CANCELLED}),
     # Terminal states leave only by being cleared to run again (retry / clear of a run).
@@ -93,6 +103,7 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.SKIPPED: _CLEAR,
     TaskState.UPSTREAM_FAILED: _CLEAR,
     TaskState.CANCELLED: _CLEAR,
+    TaskState.INTERRUPTED: frozenset(),  # a try state only
 }
 
 

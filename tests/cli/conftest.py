@@ -240,7 +240,7 @@ def sleepy(seconds: float = 30.0) -> float:
     return nap(seconds)
 
 
-@weir.flow(schedule="@daily")
+@weir.flow(schedule="@daily", max_active_runs=1)
 def slow_daily(seconds: float = 1.0) -> float:
     return nap(seconds)
 '''

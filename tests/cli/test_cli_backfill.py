@@ -116,6 +116,9 @@ def test_backfill_stopped_with_ctrl_c_takes_up_where_it_stopped(weir, spawn, pro
     stopped = store_runs()
     assert 1 <= len(stopped) < 4
     assert all(r["owner"] is None for r in stopped)
+    # It reports what it did, not what it planned: the runs it made, the intervals not reached.
+    assert f"4 intervals: {len(stopped)} new, 0 taken up" in out
+    assert f"not started: {4 - len(stopped)} intervals" in out
 
     again = weir(*args)
 

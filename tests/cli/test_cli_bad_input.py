@@ -80,3 +80,21 @@ def test_an_unknown_executor_is_refused_before_the_store_is_touched(weir, flows_
 
     assert done.code == 2
     assert not (home / "weir.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (("runs", "show", "abc"), "weir runs show: Invalid value for 'RUN'"),
+        (("runs", "show"), "weir runs show: Missing argument 'RUN'."),
+        (("runs", "nope"), "weir runs: No such command 'nope'."),
+        (("runs", "list", "--nope"), "weir runs list: No such option: --nope"),
+    ],
+)
+def test_a_bad_command_line_is_one_line_naming_the_command_and_its_help(weir, argv, said):
+    result = weir(*argv)
+
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [result.err.strip()]  # one line, no framed box
+    assert result.err.startswith(said) and f"(see `{said.split(':')[0]} --help`)" in result.err
+    assert "╭" not in result.err and "Traceback" not in result.err

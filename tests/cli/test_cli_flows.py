@@ -13,7 +13,7 @@ def test_flows_list_shows_recorded_flows_with_run_counts_and_last_state(weir, fl
     table = weir("flows", "list").out
 
     assert set(rows) == {"squares", "failing"}
-    assert rows["squares"]["runs"] == 2
+    assert rows["squares"]["run_count"] == 2
     assert rows["squares"]["last_state"] == "success"
     assert rows["squares"]["description"] == "Sum of the squares below n."
     assert rows["failing"]["last_state"] == "failed"

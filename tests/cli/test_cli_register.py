@@ -102,7 +102,7 @@ def test_flows_list_shows_every_flow_of_the_project_before_any_run(weir, project
     rows = {row["name"]: row for row in weir("flows", "list", "--json").json()}
 
     assert set(rows) == PROJECT_FLOWS
-    assert rows["manual"]["schedule"] is None and rows["manual"]["runs"] == 0
+    assert rows["manual"]["schedule"] is None and rows["manual"]["run_count"] == 0
     assert rows["daily_etl"]["schedule"] and rows["daily_etl"]["next_run_at"]
     assert rows["on_orders"]["schedule"] == "on event 'orders'"
     table = weir("flows", "list").out
@@ -126,7 +126,7 @@ def test_flows_list_and_runs_list_filter_by_tag(weir, project):
     ]
     assert [r["name"] for r in finance] == ["ledger"]
     assert "no flow is tagged 'weekly'" in none.out
-    assert [(r["id"], r["flow"]) for r in runs] == [(3, "summary"), (1, "ledger")]
+    assert [(r["id"], r["flow_name"]) for r in runs] == [(3, "summary"), (1, "ledger")]
     assert "no runs matching" in weir("runs", "list", "--tag", "weekly").out
 
 
@@ -152,7 +152,7 @@ def test_flows_errors_names_a_flow_whose_pool_does_not_exist_until_it_does(weir,
     assert weir("pools", "set", "warehouse", "2").code == 0
     after = weir("flows", "errors")
 
-    assert row["path"] == "flow pooled"
+    assert (row["where"], row["flow_name"], row["path"]) == ("flow pooled", "pooled", None)
     assert "task 'query' uses pool 'warehouse', which does not exist" in row["error"]
     assert "weir pools set warehouse SLOTS" in text
     assert "no flow file errors" in after.out

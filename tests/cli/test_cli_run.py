@@ -21,8 +21,8 @@ def test_run_json_prints_one_object_with_state_result_and_task_runs(weir, flows_
 
     assert done.code == 0, done
     data = done.json()
-    assert data["run_id"] == 1
-    assert data["flow"] == "squares"
+    assert data["id"] == 1
+    assert data["flow_name"] == "squares"
     assert data["state"] == "success"
     assert data["result"] == 5
     assert data["logs"] == str(home / "logs" / "1")

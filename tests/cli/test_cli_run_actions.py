@@ -38,7 +38,7 @@ def test_retry_runs_the_failed_tasks_again_in_the_foreground(weir, failed_run):
 
     assert fixed.code == 0, fixed
     data = fixed.json()
-    assert data["run_id"] == 1 and data["state"] == "success" and data["result"] == "FIXED"
+    assert data["id"] == 1 and data["state"] == "success" and data["result"] == "FIXED"
     assert _tries(weir, 1, "fragile") == 3
 
 

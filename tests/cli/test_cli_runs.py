@@ -14,7 +14,7 @@ def two_runs(weir, flows_file):
 def test_runs_list_shows_runs_newest_first(weir, two_runs):
     rows = weir("runs", "list", "--json").json()
 
-    assert [(r["id"], r["flow"], r["state"]) for r in rows] == [
+    assert [(r["id"], r["flow_name"], r["state"]) for r in rows] == [
         (2, "failing", "failed"),
         (1, "squares", "success"),
     ]
@@ -118,3 +118,24 @@ def test_logs_says_when_the_log_file_is_missing(weir, two_runs, home):
 
     assert done.out == ""
     assert str(log) in done.err
+
+
+def test_a_table_piped_to_another_program_is_not_cut_to_80_columns(weir, weir_env, tmp_path, write_file):
+    import subprocess
+    import sys
+
+    name = "a_flow_with_a_rather_long_name_that_a_narrow_table_would_have_to_cut_or_fold_" + "x" * 20
+    write_file(
+        "long.py",
+        "import weir\n\n@weir.task\ndef t() -> int:\n    return 1\n\n"
+        f"@weir.flow\ndef {name}() -> int:\n    return t()\n",
+    )
+    assert weir("run", f"long.py:{name}", "-e", "inline").code == 0
+    env = {k: v for k, v in weir_env.items() if k != "COLUMNS"}
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "weir", "runs", "list"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+
+    (row,) = [line for line in listed.stdout.splitlines() if line.lstrip().startswith("1 ")]
+    assert name in row and len(row) > 80

@@ -50,6 +50,9 @@ def test_trigger_queues_a_manual_run_and_hints_at_the_scheduler(weir, project, s
     assert "no scheduler is running" in result.err and "weir scheduler" in result.err
     [run] = store_runs()
     assert (run["flow_name"], run["state"], run["trigger"]) == ("manual", "queued", "manual")
+    shown = weir("runs", "show", "1")
+    assert "waiting: no scheduler is running to drive flow 'manual'" in shown.out
+    assert weir("runs", "show", "1", "--json").json()["waiting"].startswith("waiting: no scheduler")
 
 
 def test_trigger_refuses_bad_params_and_writes_nothing(weir, project, store_runs):
@@ -72,7 +75,7 @@ def test_pause_refuses_triggers_and_events_until_unpaused(weir, project, store_r
     assert store_runs() == []
 
     assert weir("unpause", "manual").code == 0
-    assert weir("trigger", "manual", "--json").json()["run_id"] == 1
+    assert weir("trigger", "manual", "--json").json()["id"] == 1
 
 
 def test_pause_of_an_unknown_flow_is_refused(weir, project):

@@ -119,41 +119,64 @@ def test_register_stores_a_new_version_only_when_a_snapshot_changes(ctx: Context
     assert row.detail == {"files": ["/p/a.py"], "flows": ["alpha", "nightly"]}
 
 
-def test_a_flow_in_two_files_is_kept_from_the_first_path_and_the_other_file_says_so(ctx: Context) -> None:
+IGNORED = "flow 'dup' is also defined in /p/a.py, which registered it first; this definition is ignored"
+
+
+def problems(ctx: Context) -> dict[str, str]:
+    with ctx.store.read() as conn:
+        return {f.path: f.error or "" for f in actions.file_problems(conn)}
+
+
+def test_a_flow_in_two_files_read_together_is_kept_from_the_first_path_and_both_files_say_so(
+    ctx: Context,
+) -> None:
     out = actions.register(ctx, [loaded("/p/b.py", dup_b), loaded("/p/a.py", dup_a)])
 
     assert files(ctx)["/p/a.py"] == (["dup"], None)
     assert files(ctx)["/p/b.py"][0] == []
-    assert out.errors == {"/p/b.py": "flow 'dup' is also defined in /p/a.py; this one is ignored"}
+    assert out.errors == {"/p/b.py": IGNORED + " (rename one of them)"}
+    assert problems(ctx) == {
+        "/p/a.py": "flow 'dup' is also defined in /p/b.py; that definition is ignored (rename one of them)",
+        "/p/b.py": IGNORED + " (rename one of them)",
+    }
     with ctx.store.read() as conn:
         assert actions.get_snapshot(conn, "dup").description == "the one in a.py"
 
 
-def test_a_file_registered_later_with_a_flow_already_kept_from_an_earlier_path_is_ignored(
-    ctx: Context,
-) -> None:
-    actions.register(ctx, [loaded("/p/a.py", dup_a)])
-    out = actions.register(ctx, [loaded("/p/b.py", dup_b)])
-
-    assert out.errors == {"/p/b.py": "flow 'dup' is also defined in /p/a.py; this one is ignored"}
-    assert out.new_versions == []
-    with ctx.store.read() as conn:
-        assert actions.get_snapshot(conn, "dup").description == "the one in a.py"
-
-
-def test_a_file_registered_later_on_an_earlier_path_takes_the_flow_and_the_other_file_says_so(
-    ctx: Context, clock: FakeClock
-) -> None:
+def test_the_file_registered_first_keeps_its_flow_whatever_the_paths(ctx: Context, clock: FakeClock) -> None:
     actions.register(ctx, [loaded("/p/b.py", dup_b)])
     clock.advance(1)
     out = actions.register(ctx, [loaded("/p/a.py", dup_a)])
 
-    note = "flow 'dup' is also defined in /p/a.py; this one is ignored"
-    assert out.errors == {"/p/b.py": note}
-    assert files(ctx) == {"/p/a.py": (["dup"], None), "/p/b.py": ([], note)}
+    note = "flow 'dup' is also defined in /p/b.py, which registered it first; this definition is ignored"
+    assert out.errors == {"/p/a.py": note + " (rename one of them)"} and out.new_versions == []
+    assert set(problems(ctx)) == {"/p/a.py", "/p/b.py"}
     with ctx.store.read() as conn:
-        assert actions.get_snapshot(conn, "dup").description == "the one in a.py"
-        assert flows.get_state(conn, "dup").path == "/p/a.py"
+        assert actions.get_snapshot(conn, "dup").description == "the one in b.py"
+        assert flows.get_state(conn, "dup").path == "/p/b.py"
+
+
+def test_removing_the_duplicate_clears_both_errors_and_the_first_file_keeps_its_flow(ctx: Context) -> None:
+    actions.register(ctx, [loaded("/p/a.py", dup_a)])
+    actions.register(ctx, [loaded("/p/b.py", dup_b)])
+
+    out = actions.register(ctx, [], gone=["/p/b.py"])
+
+    assert out.reread == [] and problems(ctx) == {}
+    assert files(ctx) == {"/p/a.py": (["dup"], None)}
+
+
+def test_when_the_holding_file_goes_the_duplicate_is_read_again_to_take_the_flow_over(ctx: Context) -> None:
+    actions.register(ctx, [loaded("/p/a.py", dup_a)])
+    actions.register(ctx, [loaded("/p/b.py", dup_b)])
+
+    out = actions.register(ctx, [], gone=["/p/a.py"])
+    assert out.reread == ["/p/b.py"]
+    again = actions.register(ctx, [loaded("/p/b.py", dup_b)])
+
+    assert again.errors == {} and files(ctx) == {"/p/b.py": (["dup"], None)}
+    with ctx.store.read() as conn:
+        assert actions.get_snapshot(conn, "dup").description == "the one in b.py"
 
 
 def test_paused_applies_when_a_flow_is_first_registered_only(ctx: Context) -> None:

@@ -48,6 +48,22 @@ def halves() -> int:
     return total(half.map(numbers()))
 
 
+FLAKY = {"failures_left": 0}
+
+
+@weir.task(retries=1)
+def flaky() -> int:
+    if FLAKY["failures_left"]:
+        FLAKY["failures_left"] -= 1
+        raise ConnectionError("the warehouse hung up")
+    return 1
+
+
+@weir.flow
+def once_flaky() -> int:
+    return flaky()
+
+
 @weir.flow(tags=["etl", "nightly"])
 def tagged() -> list[int]:
     return numbers()
@@ -129,9 +145,9 @@ def test_run_details_is_the_run_then_each_task_run_with_its_tries(ctx: Context, 
     with ctx.store.read() as conn:
         details = reports.run_details(reports.run_report(conn, run_id))
 
-    assert {k: details[k] for k in ("id", "flow", "state", "trigger", "params")} == {
+    assert {k: details[k] for k in ("id", "flow_name", "state", "trigger", "params")} == {
         "id": run_id,
-        "flow": "halves",
+        "flow_name": "halves",
         "state": "failed",
         "trigger": "manual",
         "params": {},
@@ -146,6 +162,21 @@ def test_run_details_is_the_run_then_each_task_run_with_its_tries(ctx: Context, 
     assert rows["numbers"]["error"] is None and rows["numbers"]["tries"][0]["duration"] >= 0
     assert rows["half"]["map_count"] == 3
     assert rows["total"]["state"] == "upstream_failed" and rows["total"]["tries"] == []
+
+
+def test_a_task_that_succeeded_on_a_retry_shows_no_error_of_its_own(ctx: Context, settings: Settings) -> None:
+    FLAKY["failures_left"] = 1
+    run_id = run_flow(once_flaky, {}, settings=settings).id
+    with ctx.store.read() as conn:
+        details = reports.run_details(reports.run_report(conn, run_id))
+
+    [row] = details["task_runs"]
+    assert (details["state"], details["reason"]) == ("success", "its one task succeeded")
+    assert row["state"] == "success" and row["error"] is None
+    assert [(t["state"], t["error"]) for t in row["tries"]] == [
+        ("up_for_retry", "ConnectionError: the warehouse hung up"),
+        ("success", None),
+    ]
 
 
 # -- flows --------------------------------------------------------------------------------------------

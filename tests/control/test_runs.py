@@ -4,6 +4,7 @@ each in one transaction with exactly one audit row."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -50,6 +51,21 @@ def pooled() -> int:
 
 @weir.flow(schedule="@daily", paused=True)
 def sleepy() -> int:
+    return double(1)
+
+
+@weir.flow(schedule="@daily")
+def nightly() -> int:
+    return double(1)
+
+
+@weir.flow(schedule="30 2 * * *", tz="Europe/Paris")
+def paris_half_past_two() -> int:
+    return double(1)
+
+
+@weir.flow(schedule="15 2 * * *", tz="Australia/Lord_Howe")
+def lord_howe_quarter_past_two() -> int:
     return double(1)
 
 
@@ -192,6 +208,56 @@ def test_a_second_run_with_the_same_key_raises_duplicate_run_error(ctx: Context)
 
     assert run_count(ctx) == 1 and run_of(ctx, first.run_id).params["n"] == 1
     assert len(audit_rows(ctx)) == rows
+
+
+# -- the dates of a run made by hand --------------------------------------------------------------
+
+
+def utc(iso: str) -> datetime:
+    return datetime.fromisoformat(iso).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ("flow", "fire", "previous"),
+    [
+        (nightly, "2024-06-04T00:00:00+00:00", "2024-06-03T00:00:00+00:00"),
+        # 02:30 is skipped in Paris on 2024-03-31: the fire time is 03:00 CEST, right after the gap
+        (paris_half_past_two, "2024-03-31T03:00:00+02:00", "2024-03-30T02:30:00+01:00"),
+        # 02:15 is skipped on Lord Howe Island on 2024-10-06 (a 30-minute shift): 02:30 (+11)
+        (lord_howe_quarter_past_two, "2024-10-06T02:30:00+11:00", "2024-10-05T02:15:00+10:30"),
+    ],
+    ids=["daily", "paris-dst-gap", "lord-howe-half-hour-gap"],
+)
+def test_a_run_made_exactly_at_a_fire_time_gets_the_interval_that_fire_time_closes(
+    flow: Any, fire: str, previous: str
+) -> None:
+    snapshot = snapshot_of(flow)
+    end, start = utc(fire), utc(previous)
+
+    assert actions.manual_interval(snapshot, end) == (start, (start, end))
+    # a moment earlier, that interval has not ended: the one before it is the latest
+    earlier = actions.manual_interval(snapshot, end - timedelta(microseconds=1))
+    assert earlier[1] is not None and earlier[1][1] == start and earlier[0] == earlier[1][0]
+
+
+def test_a_run_of_an_unscheduled_flow_is_dated_when_it_is_made() -> None:
+    assert actions.manual_interval(snapshot_of(doubler), utc("2024-06-04T00:00:00+00:00")) == (
+        utc("2024-06-04T00:00:00+00:00"),
+        None,
+    )
+
+
+def test_a_run_triggered_at_midnight_of_a_daily_flow_covers_the_day_that_just_ended(
+    ctx: Context, clock: FakeClock
+) -> None:
+    store(ctx, nightly)
+    clock.set(utc("2024-06-04T00:00:00+00:00"))
+
+    made = actions.trigger(ctx, "nightly", {})
+
+    run = run_of(ctx, made.run_id)
+    day = utc("2024-06-03T00:00:00+00:00")
+    assert (run.logical_date, run.interval_start, run.interval_end) == (day, day, clock.now())
 
 
 # -- cancel ---------------------------------------------------------------------------------------

@@ -172,7 +172,8 @@ def test_flow_files_that_hang_exit_or_fail_get_their_own_errors_and_the_server_k
     assert run_id is not None
     assert _ended_run(base, run_id)["state"] == "success"
     assert (
-        httpx.get(f"{base}/api/v1/runs/{run_id}/tasks/add/tries", timeout=5).json()[0]["state"] == "success"
+        httpx.get(f"{base}/api/v1/runs/{run_id}/tasks/add/tries", timeout=5).json()["items"][0]["state"]
+        == "success"
     )
     assert httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200
 
@@ -197,7 +198,7 @@ def test_a_worker_that_cannot_import_the_code_fails_the_try_and_the_retries_appl
     for name, retries in (("fragile", 2), ("renamed", 1)):
         run = _ended_run(base, made[name])
         assert run["state"] == "failed", run
-        tries = httpx.get(f"{base}/api/v1/runs/{made[name]}/tasks/work/tries", timeout=5).json()
+        tries = httpx.get(f"{base}/api/v1/runs/{made[name]}/tasks/work/tries", timeout=5).json()["items"]
         assert [(t["number"], t["state"]) for t in tries] == [
             *((n, "up_for_retry") for n in range(1, retries + 1)),
             (retries + 1, "failed"),
@@ -214,5 +215,5 @@ def test_a_worker_that_cannot_import_the_code_fails_the_try_and_the_retries_appl
 
 
 def tries_error(base: str, run_id: int) -> str:
-    tries = httpx.get(f"{base}/api/v1/runs/{run_id}/tasks/work/tries", timeout=5).json()
+    tries = httpx.get(f"{base}/api/v1/runs/{run_id}/tasks/work/tries", timeout=5).json()["items"]
     return str(tries[-1]["error"])

@@ -129,7 +129,7 @@ def test_only_the_registrar_and_workers_import_user_code(project: Path, server: 
     by_api = made.json()["id"]
     queued = _cli(project, "trigger", "marked", "-p", "x=3", "--json")
     assert queued.returncode == 0, queued.stderr
-    by_cli = json.loads(queued.stdout)["run_id"]
+    by_cli = json.loads(queued.stdout)["id"]
     assert _wait_run(server, by_api, {"success"})["state"] == "success"
     assert _wait_run(server, by_cli, {"success"})["state"] == "success"
 

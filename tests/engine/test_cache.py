@@ -14,7 +14,7 @@ from weir.executors.base import Outcome, WorkKind
 from weir.io.results import ResultRef
 from weir.sdk.snapshot import snapshot_of
 
-from .harness import START, Harness, records_of, ref
+from .harness import START, Harness, cache_entry, records_of, ref
 
 
 @weir.task
@@ -163,3 +163,67 @@ def test_a_key_computed_for_a_cancelled_task_run_is_not_looked_up() -> None:
     run.finish(call, Outcome.SUCCESS, cache_key="2024-01-01")
     assert run.engine.cache_probes == []
     assert run.engine.finished
+
+
+@weir.task(cache=True)
+def foo(x: int) -> int:
+    return x * 2
+
+
+@weir.flow
+def twice_in_parallel() -> None:
+    foo(1)
+    foo(1)
+
+
+@weir.flow
+def twice_in_a_row() -> None:
+    foo(1) >> foo(1)
+
+
+def test_a_call_whose_key_is_being_looked_up_waits_and_is_served_from_the_first() -> None:
+    run = Harness(twice_in_parallel)
+    assert run.take() == []
+    (probe,) = run.engine.take_cache_probes()  # one look-up for both calls
+    run.engine.on_cache(probe, None)
+    (item,) = run.take()
+    assert run.state("foo__1") == "scheduled"  # waits for foo's result
+    run.succeed(item, 2)
+    assert (run.state("foo"), run.state("foo__1")) == ("success", "cached")
+    assert run.engine.results[("foo__1", -1)] == run.engine.results[("foo", -1)]
+    assert run.run_state == "success"
+    assert len(run.drain().cache_entries) == 1
+
+
+def test_a_call_after_an_equal_one_in_the_same_run_is_served_without_asking_the_store() -> None:
+    run = Harness(twice_in_a_row)
+    assert run.take() == []
+    (probe,) = run.engine.take_cache_probes()
+    run.engine.on_cache(probe, None)
+    run.succeed(run.take_one("foo"), 2)
+    assert run.take() == [] and run.engine.take_cache_probes() == []
+    assert run.state("foo__1") == "cached" and run.run_state == "success"
+
+
+def test_waiters_look_their_key_up_again_when_the_first_call_fails() -> None:
+    run = Harness(twice_in_parallel)
+    run.take()
+    (probe,) = run.engine.take_cache_probes()
+    run.engine.on_cache(probe, None)
+    run.fail(run.take_one("foo"))
+    assert run.state("foo") == "failed" and run.state("foo__1") == "scheduled"
+    run.take()
+    (again,) = run.engine.take_cache_probes()
+    assert again.task == ("foo__1", -1) and again.key == probe.key
+    run.engine.on_cache(again, None)
+    run.succeed(run.take_one("foo__1"), 2)
+    assert run.state("foo__1") == "success"
+
+
+def test_waiters_are_served_from_a_store_hit_too() -> None:
+    run = Harness(twice_in_parallel)
+    run.take()
+    (probe,) = run.engine.take_cache_probes()
+    run.engine.on_cache(probe, cache_entry(probe.key, 2, task_id="foo"))
+    assert (run.state("foo"), run.state("foo__1")) == ("cached", "cached")
+    assert run.run_state == "success"

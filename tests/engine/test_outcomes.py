@@ -149,3 +149,11 @@ def test_a_run_end_names_the_upstream_failed_nodes_when_none_failed_itself() -> 
 def test_a_run_end_carries_the_stop_it_was_given() -> None:
     end = run_end([("a", C)], RunState.CANCELLED, "by hand")
     assert run_outcome(end) == (RunState.CANCELLED, "by hand")
+
+
+def test_a_successful_run_says_how_its_tasks_ended() -> None:
+    both = run_end([("a", S), ("b", S)], None, None)
+    assert run_outcome(both) == (RunState.SUCCESS, "all 2 tasks succeeded")
+    mixed = run_end([("a", S), ("b", SK), ("c", TaskState.CACHED), ("d", SK)], None, None)
+    assert run_outcome(mixed) == (RunState.SUCCESS, "4 tasks: 1 succeeded, 1 cached, 2 skipped")
+    assert run_outcome(run_end([], None, None)) == (RunState.SUCCESS, "no tasks to run")

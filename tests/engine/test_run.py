@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import weir
-from weir.engine.tries import LOST_IN_QUEUE, WORKER_LOST
-from weir.executors.base import Finished, Outcome, WorkKind
+from weir.engine.tries import INTERRUPTED, LOST_IN_QUEUE
+from weir.executors.base import Outcome
 from weir.states import RunState, TaskState
 from weir.store.records import TaskRunRecord, TryRecord
 
-from .harness import START, Gate, Harness, cache_entry, records_of, ref
+from .harness import START, Harness, records_of, ref
 
 
 @weir.task
@@ -223,125 +223,42 @@ def test_a_try_lost_in_the_queue_is_recorded_and_dispatched_again_without_counti
     records[0].state, records[0].try_number = TaskState.QUEUED, 1
     run = Harness(chain, records=records, run_state="running")
     (lost,) = run.drain().new_tries
-    assert (lost.number, lost.state, lost.error) == (1, TaskState.FAILED, LOST_IN_QUEUE)
+    assert (lost.number, lost.state, lost.error) == (1, TaskState.INTERRUPTED, LOST_IN_QUEUE)
     assert run.record("extract").max_tries == 2
     assert [i.try_number for i in run.take()] == [2]
 
 
-def test_a_task_run_lost_with_its_driver_fails_as_worker_lost() -> None:
+def test_a_try_interrupted_with_its_driver_runs_again_without_counting() -> None:
     records = records_of(chain)
     records[0].state, records[0].try_number = TaskState.RUNNING, 1
     running = TryRecord(
         run_id=1, task_id="extract", map_index=-1, number=1, state=TaskState.RUNNING, started_at=START
     )
     run = Harness(chain, records=records, tried=[running], run_state="running")
-    assert (run.state("extract"), run.run_state) == (TaskState.FAILED, RunState.FAILED)
+    assert (run.state("extract"), run.record("extract").max_tries) == (TaskState.SCHEDULED, 2)
     (ended,) = run.drain().tries
-    assert (ended.state, ended.error) == (TaskState.FAILED, WORKER_LOST)
+    assert (ended.state, ended.error) == (TaskState.INTERRUPTED, INTERRUPTED)
+    assert [i.try_number for i in run.take()] == [2]
 
 
-def test_a_worker_lost_try_counts_against_the_retries() -> None:
+def test_an_interrupted_try_does_not_spend_one_of_the_retries() -> None:
     records = records_of(flaky_flow)
     records[0].state, records[0].try_number = TaskState.RUNNING, 1
     running = TryRecord(
         run_id=1, task_id="flaky", map_index=-1, number=1, state=TaskState.RUNNING, started_at=START
     )
     run = Harness(flaky_flow, records=records, tried=[running], run_state="running")
-    assert (run.state("flaky"), run.record("flaky").max_tries) == (TaskState.UP_FOR_RETRY, 3)
-    run.clock.advance(10)
-    run.engine.on_tick()
-    assert [i.try_number for i in run.take()] == [2]
+    assert (run.state("flaky"), run.record("flaky").max_tries) == (TaskState.SCHEDULED, 4)
+    assert run.record("flaky").interruptions == 1
 
 
-def test_a_pooled_task_waits_while_the_gate_refuses_and_says_why() -> None:
-    run = Harness(pooled)
-    run.drain()
-    gate = Gate(free=0)
-    assert run.take(pools=gate) == []
-    assert run.engine.waiting_for_pools
-    (change,) = run.drain().task_runs
-    assert (change.expected, change.record.note) == (TaskState.SCHEDULED, "waiting for a slot of pool 'db'")
-    gate.free = 1
-    run.engine.retry_pool_waiters()
-    (item,) = run.take(pools=gate)
-    assert (item.task_id, run.record("query").note, run.record("query").pool) == ("query", None, "db")
-
-
-def test_a_retry_waits_for_a_pool_slot_like_a_first_try() -> None:
-    run = Harness(pooled_retries)
-    gate = Gate(free=1)
-    run.fail(run.take(pools=gate)[0])
-    run.clock.advance(5)
-    run.engine.on_tick()
-    assert run.take(pools=gate) == []
-    assert run.record("pooled_retry").note == "waiting for a slot of pool 'db'"
-    gate.free = 1
-    run.engine.retry_pool_waiters()
-    assert [i.try_number for i in run.take(pools=gate)] == [2]
-
-
-def test_a_cache_hit_makes_the_task_run_cached_without_a_try() -> None:
-    run = Harness(cached_flow)
-    assert run.take() == []
-    (probe,) = run.engine.cache.take_probes()
-    run.engine.on_cache(probe, cache_entry(probe.key, 5, task_id="expensive"))
-    record = run.record("expensive")
-    assert (record.state, record.try_number, record.cache_key) == (TaskState.CACHED, 0, probe.key)
-    assert run.drain().new_tries == []
-    assert run.take_one("load").inputs == {"expensive": ref(5)}
-
-
-def test_a_cache_miss_runs_the_task_and_keeps_its_result_under_the_key() -> None:
-    run = Harness(cached_flow)
-    run.take()
-    (probe,) = run.engine.cache.take_probes()
-    run.engine.on_cache(probe, None)
-    run.succeed(run.take_one("expensive"), 5)
-    (entry,) = run.drain().cache_entries
-    assert (entry.key, entry.result_data, entry.run_id) == (probe.key, ref(5).data, 1)
-
-
-def test_a_report_of_an_older_try_is_ignored() -> None:
-    run = Harness(flaky_flow)
-    first = run.take_one("flaky")
-    run.fail(first)
-    run.clock.advance(10)
-    run.engine.on_tick()
-    run.take()
-    run.drain()
-    run.engine.on_report(
-        Finished(key=first.key, outcome=Outcome.SUCCESS, started_at=START, ended_at=START, result=ref(1))
-    )
-    assert run.state("flaky") == TaskState.QUEUED
-    assert not run.drain()
-
-
-def test_a_report_of_another_run_is_ignored() -> None:
-    run = Harness(chain)
-    item = run.take_one("extract")
-    other = (2, *item.key[1:])
-    run.engine.on_report(Finished(key=other, outcome=Outcome.SUCCESS, started_at=START, ended_at=START))
-    assert run.state("extract") == TaskState.QUEUED
-
-
-def test_a_run_is_finished_only_once_its_callbacks_and_items_in_flight_are_done() -> None:
-    run = Harness(announced)
-    run.succeed(run.take_one("extract"))
-    assert run.run_state == RunState.SUCCESS and not run.engine.finished
-    (callback,) = run.take()
-    assert (callback.kind, callback.log_key) == (WorkKind.CALLBACK, "1/flow.try-0.on_success.log")
-    assert not run.engine.finished
-    run.finish(callback, Outcome.SUCCESS)
-    assert run.engine.finished
-
-
-def test_a_new_run_starts_running_and_schedules_its_first_tasks() -> None:
-    run = Harness(chain)
-    changes = run.drain()
-    assert [(c.expected, c.state) for c in changes.runs] == [(RunState.QUEUED, RunState.RUNNING)]
-    assert [(c.expected, c.record.task_id, c.record.state) for c in changes.task_runs] == [
-        (TaskState.PENDING, "extract", TaskState.SCHEDULED)
-    ]
+def test_a_task_run_interrupted_three_times_in_a_row_fails_as_interrupted_too_often() -> None:
+    records = records_of(chain)
+    records[0].state, records[0].try_number, records[0].interruptions = TaskState.RUNNING, 3, 2
+    run = Harness(chain, records=records, run_state="running")
+    assert (run.state("extract"), run.run_state) == (TaskState.FAILED, RunState.FAILED)
+    reasons = [e.reason for e in run.drain().events if e.task_id == "extract"]
+    assert any(r and r.startswith("interrupted too often (3 times in a row)") for r in reasons)
 
 
 def test_a_run_taken_up_with_every_task_run_final_ends_at_once() -> None:
@@ -350,10 +267,10 @@ def test_a_run_taken_up_with_every_task_run_final_ends_at_once() -> None:
     assert run.run_state == RunState.SUCCESS
 
 
-def test_a_running_task_run_without_a_recorded_try_fails_as_worker_lost() -> None:
+def test_a_running_task_run_without_a_recorded_try_is_interrupted_too() -> None:
     records = records_of(chain)
     records[0].state, records[0].try_number = TaskState.RUNNING, 1
     run = Harness(chain, records=records, run_state="running")
-    assert run.state("extract") == TaskState.FAILED
+    assert run.state("extract") == TaskState.SCHEDULED
     (made,) = run.drain().new_tries
-    assert (made.number, made.state, made.error) == (1, TaskState.FAILED, WORKER_LOST)
+    assert (made.number, made.state, made.error) == (1, TaskState.INTERRUPTED, LOST_IN_QUEUE)

@@ -58,11 +58,11 @@ def test_a_kept_result_is_the_tries_result() -> None:
     assert made.result_length == 2
 
 
-def test_a_try_lost_in_the_queue_failed_with_the_reason() -> None:
+def test_a_try_lost_in_the_queue_is_interrupted_with_the_reason() -> None:
     lost = tries.lost(1, task_run(state=TaskState.QUEUED), START, tries.LOST_IN_QUEUE)
     assert (lost.number, lost.state, lost.ended_at, lost.error) == (
         2,
-        TaskState.FAILED,
+        TaskState.INTERRUPTED,
         START,
         tries.LOST_IN_QUEUE,
     )

@@ -45,7 +45,9 @@ BUILT_IN = ["inline", "local"]
 
 #: What each built-in executor says it can do; the tests below skip what an executor declares it cannot.
 DECLARED = {
-    "inline": Capabilities(interrupts=False, isolates=False, shares_filesystem=True, reusable=False),
+    "inline": Capabilities(
+        interrupts=False, isolates=False, shares_filesystem=True, reusable=False, runs_in_poll=True
+    ),
     "local": Capabilities(interrupts=True, isolates=True, shares_filesystem=True, reusable=True),
 }
 
@@ -94,7 +96,7 @@ def wait_until(check: Callable[[], object], within: float = 5.0) -> None:
 def test_each_executor_declares_what_it_can_do(executor: Executor) -> None:
     assert executor.name in BUILT_IN
     assert executor.capabilities == DECLARED[executor.name]
-    assert executor.slots >= 1
+    assert executor.slots >= executor.parallelism >= 1
 
 
 def test_a_tasks_result_comes_back(executor: Executor, items: Items) -> None:
@@ -231,11 +233,12 @@ def test_cancelling_a_queued_item_reports_it_cancelled_and_it_never_runs(
     executor: Executor, items: Items, tmp_path: Path
 ) -> None:
     release, side_effect = tmp_path / "release", tmp_path / "touched"
-    blockers = [items(flows.holding, params={"release": str(release)}) for _ in range(executor.slots)]
+    running = range(executor.parallelism)
+    blockers = [items(flows.holding, params={"release": str(release)}) for _ in running]
     for blocker in blockers:
         executor.submit(blocker)
     seen: list[Report] = []
-    for blocker in blockers:  # every slot is taken: what comes next waits in the queue
+    for blocker in blockers:  # every worker is busy: what comes next waits in the queue
         seen += wait_for(
             executor, lambda r, b=blocker: isinstance(r, Started) and r.key == b.key, within=10.0
         )

@@ -75,7 +75,9 @@ def test_cancel_stops_a_running_run_within_two_seconds(
         "after": "cancelled",
     }
     assert [t.state for t in run.tries("long_one")] == ["cancelled"]
-    assert run.tries("long_two") == [] and run.tries("after") == []
+    # long_two was handed to the executor, queued behind the busy worker: it never ran.
+    assert [(t.state, t.worker) for t in run.tries("long_two")] in ([], [("cancelled", "")])
+    assert run.tries("after") == []
     assert not alive(worker)
 
 

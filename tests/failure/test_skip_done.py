@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 from weir.sdk.loader import load_flow
 
@@ -139,3 +140,76 @@ def test_complete_true_marks_the_task_run_cached_and_does_not_call_it(
     second = flow.run(executor="local")
     assert states(second) == {"always_done": "cached", "write_output": "cached", "downstream": "success"}
     assert side_effects() == Counter({"write_output": 1, "downstream": 2})
+
+
+WITHIN_RUN = """
+import dataclasses
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+class Box:  # no __repr__: its repr names a memory address
+    def __init__(self, x):
+        self.x = x
+
+
+@weir.task(cache=True)
+def foo(x):
+    mark(f"foo {x!r}")
+    return 1
+
+
+@weir.task(cache=True)
+def size(box):
+    mark(f"size {box.x}")
+    return box.x
+
+
+@weir.flow
+def in_a_row():
+    foo(1) >> foo(1)
+
+
+@weir.flow
+def side_by_side():
+    foo(2)
+    foo(2)
+    foo(3)
+
+
+@weir.flow
+def with_objects():
+    foo(Point(1))
+    size(Box(5))
+"""
+
+
+def test_equal_calls_in_one_run_compute_once_and_the_others_are_served_from_it(
+    store_url: str, flow_file: Callable[..., str], side_effects: Callable[[], Counter[str]], states: Callable
+) -> None:
+    path = flow_file(WITHIN_RUN)
+    for attempt in range(3):  # every repetition: on local, a hit must not depend on timing
+        row = load_flow(path + ":in_a_row").run(executor="local")
+        assert states(row) == {"foo": "success" if attempt == 0 else "cached", "foo__1": "cached"}
+        side = load_flow(path + ":side_by_side").run(executor="local")
+        assert list(states(side).values()).count("cached") == (1 if attempt == 0 else 3)
+    assert side_effects() == Counter({"foo 1": 1, "foo 2": 1, "foo 3": 1})
+
+
+def test_equal_objects_in_a_new_load_of_the_flow_give_equal_keys(
+    store_url: str,
+    flow_file: Callable[..., str],
+    side_effects: Callable[[], Counter[str]],
+    states: Callable,
+    run_process: Callable[..., Any],
+) -> None:
+    path = flow_file(WITHIN_RUN)
+    first = load_flow(path + ":with_objects").run(executor="local")
+    assert states(first) == {"foo": "success", "size": "success"}
+    again = run_process(path + ":with_objects")  # another process: other memory addresses
+    again.run_id()
+    assert again.wait() == 0, again.stderr()
+    assert side_effects() == Counter({"foo Point(x=1)": 1, "size 5": 1})

@@ -70,8 +70,47 @@ def test_nan_comes_back_as_nan() -> None:
     assert math.isnan(through_json(float("nan")))
 
 
+def test_sets_come_back_as_sets_in_a_stable_order() -> None:
+    assert encode({"b", "a", "c"}) == {"$set": ["a", "b", "c"], "frozen": False}
+    assert through_json({3, 1, 2}) == {1, 2, 3}
+    assert through_json(frozenset({(1, 2)})) == frozenset({(1, 2)})
+
+
 def test_an_object_with_a_length_becomes_opaque_keeping_its_length() -> None:
-    assert through_json({3, 1, 2}) == Opaque(text="{1, 2, 3}", type_name="builtins.set", length=3)
+    class Bag:
+        def __len__(self) -> int:
+            return 3
+
+        def __repr__(self) -> str:
+            return "<bag>"
+
+    back = through_json(Bag())
+    assert (back.text, back.length) == ("<bag>", 3)
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+
+
+class Plain:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+
+def test_equal_objects_get_equal_digests_and_different_ones_different_digests() -> None:
+    assert encode(Point(1))["digest"] == encode(Point(1))["digest"] != encode(Point(2))["digest"]
+    assert encode(Plain(1))["digest"] == encode(Plain(1))["digest"] != encode(Plain(2))["digest"]
+
+
+def test_an_opaque_text_has_no_memory_address() -> None:
+    text = encode(Plain(1))["$opaque"]
+    assert " at 0x" not in text and text.endswith("Plain object>")
+
+
+def test_a_long_constant_is_known_by_its_whole_content() -> None:
+    long_a, long_b = Plain(list(range(300))), Plain([*range(300), 1])  # type: ignore[arg-type]
+    assert encode(long_a)["digest"] != encode(long_b)["digest"]
 
 
 def test_an_object_without_a_length_becomes_opaque_without_one() -> None:
@@ -81,7 +120,7 @@ def test_an_object_without_a_length_becomes_opaque_without_one() -> None:
 
     back = through_json(Thing())
 
-    assert back == Opaque(text="<thing>", type_name=f"{__name__}.{Thing.__qualname__}", length=None)
+    assert (back.text, back.type_name, back.length) == ("<thing>", f"{__name__}.{Thing.__qualname__}", None)
 
 
 def test_an_opaque_text_is_short_and_a_repr_that_fails_is_named_by_its_type() -> None:
@@ -89,7 +128,8 @@ def test_an_opaque_text_is_short_and_a_repr_that_fails_is_named_by_its_type() ->
         def __repr__(self) -> str:
             raise RuntimeError("no repr")
 
-    assert len(encode(frozenset(range(1000)))["$opaque"]) == 200
+    assert len(encode(Plain(range(1000)))["$opaque"]) <= 200  # type: ignore[arg-type]
+    assert len(encode(bytes(1000))["$opaque"]) == 200
     assert encode(Broken())["$opaque"] == "<Broken>"
 
 
@@ -160,9 +200,7 @@ def test_a_snapshot_read_back_from_json_keeps_graph_params_schedule_and_policies
         assert templates == through_json((node.args, dict(node.kwargs), node.map_over)), task_id
     assert back.graph.edges == snapshot.graph.edges
     assert back.graph.output == snapshot.graph.output
-    assert back.graph.nodes["total"].args[1]["keep"] == Opaque(
-        text="{1, 2}", type_name="builtins.set", length=2
-    )
+    assert back.graph.nodes["total"].args[1]["keep"] == {1, 2}
     assert snapshot_to_json(back) == data  # reading and writing again changes nothing
 
 

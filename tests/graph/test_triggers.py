@@ -1,4 +1,5 @@
-"""decide(): the trigger rules, as Airflow defines them, on the states of the upstream tasks."""
+"""decide(): the trigger rules on the states of the upstream tasks (Airflow's, with the deviations
+docs/concepts.md lists)."""
 
 from __future__ import annotations
 
@@ -61,11 +62,41 @@ def test_a_rule_decides_once_every_upstream_is_done(
 
 
 @pytest.mark.parametrize(
-    "rule", ["all_success", "all_done", "all_failed", "none_failed", "none_skipped", "always"]
+    ("rule", "done"),
+    [
+        ("all_success", OK),
+        ("all_done", OK),
+        ("all_done", FAILED),
+        ("all_failed", FAILED),
+        ("none_failed", OK),
+        ("none_failed", SKIPPED),
+        ("none_skipped", OK),
+        ("none_skipped", FAILED),
+        ("always", FAILED),
+    ],
 )
-def test_a_rule_that_needs_every_upstream_waits_while_one_is_running(rule: str) -> None:
-    assert decide(TriggerRule(rule), [OK], 2) == WAIT
-    assert decide(TriggerRule(rule), [FAILED], 2) == WAIT
+def test_a_rule_waits_while_an_upstream_runs_as_long_as_its_outcome_is_uncertain(
+    rule: str, done: TaskState
+) -> None:
+    assert decide(TriggerRule(rule), [done], 2) == WAIT
+
+
+@pytest.mark.parametrize(
+    ("rule", "done", "expected"),
+    [
+        ("all_success", FAILED, UP_FAILED),
+        ("all_success", UPSTREAM_FAILED, UP_FAILED),
+        ("all_success", SKIPPED, SKIP),
+        ("all_failed", OK, SKIP),
+        ("all_failed", SKIPPED, SKIP),
+        ("none_failed", FAILED, UP_FAILED),
+        ("none_skipped", SKIPPED, SKIP),
+    ],
+)
+def test_a_rule_decides_the_moment_its_outcome_is_certain_as_airflow_does(
+    rule: str, done: TaskState, expected: Decision
+) -> None:
+    assert decide(TriggerRule(rule), [done], 3) == expected
 
 
 def test_one_success_fires_on_the_first_success_without_waiting() -> None:

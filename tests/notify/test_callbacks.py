@@ -192,6 +192,51 @@ def test_an_unreachable_webhook_is_logged_with_its_reason_and_the_run_is_unaffec
     assert f"DeliveryError: webhook {url}: could not deliver (ConnectError" in log
 
 
+def test_a_notification_that_failed_is_recorded_on_the_run_shown_everywhere_and_counted(
+    weir_home: Path,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from weir.control import reports
+    from weir.server import create_app
+    from weir.settings import Settings
+    from weir.store.store import open_store
+
+    url = f"http://127.0.0.1:{free_port()}/hook"
+
+    @weir.task(on_failure=notify.webhook(url, timeout=2))
+    def load() -> None:
+        raise ValueError("the table is empty")
+
+    @weir.flow(on_failure=print)
+    def nightly() -> None:
+        load()
+
+    run = nightly.run(executor="inline")
+
+    settings = Settings.from_env()
+    with open_store(settings.database_url).read() as conn:
+        report = reports.run_report(conn, run.id)
+    calls = {(c.task_id, c.event): c for c in report.callbacks}
+    assert set(calls) == {("load", "failure"), (None, "failure")}
+    failed = calls[("load", "failure")]
+    assert not failed.ok and failed.try_number == 1
+    assert f"webhook {url}: could not deliver" in (failed.error or "")
+    assert failed.log_key == f"{run.id}/load.try-1.on_failure.log"
+    assert calls[(None, "failure")].ok and calls[(None, "failure")].error is None
+    assert [c.task_id for c in report.failed_callbacks] == ["load"]
+    with TestClient(create_app(settings)) as client:
+        body = client.get(f"/api/v1/runs/{run.id}").json()
+        assert [(c["task_id"], c["event"], c["ok"]) for c in body["callbacks"]] == [
+            ("load", "failure", False),
+            (None, "failure", True),
+        ]
+        assert "could not deliver" in client.get(f"/runs/{run.id}").text
+        assert "weir_callback_failures 1.0" in client.get("/metrics").text
+    details = reports.run_details(report)
+    assert [c["ok"] for c in details["callbacks"]] == [False, True]
+
+
 def test_a_non_callable_callback_is_refused_when_the_task_is_defined() -> None:
     with pytest.raises(
         weir.FlowDefinitionError, match="on_failure must be a callable or a list of callables"
@@ -206,6 +251,25 @@ def test_a_non_callable_callback_is_refused_when_the_task_is_defined() -> None:
 
         @weir.flow(on_success=[notify.webhook("http://example.com/hook"), 42])
         def nightly() -> None: ...
+
+
+def test_a_misconfigured_notifier_in_a_flow_file_is_an_error_naming_the_file_and_line(tmp_path: Path) -> None:
+    from weir.worker.registrar import Registrar
+
+    bad = tmp_path / "flows" / "alerts.py"
+    bad.parent.mkdir()
+    bad.write_text(
+        "import weir\nfrom weir import notify\n\n\n"
+        "@weir.task(on_failure=notify.webhook('example.com/hook'))\n"
+        "def load() -> None: ...\n"
+    )
+    registrar = Registrar(tmp_path, timeout=30)
+    try:
+        (result,) = registrar.load([bad])
+    finally:
+        registrar.close()
+    assert result.error is not None
+    assert "flows/alerts.py:5" in result.error and "is not an http" in result.error
 
 
 def test_a_misconfigured_notifier_fails_when_the_flow_is_defined() -> None:

@@ -38,15 +38,34 @@ def pair() -> int:
     return second(first())
 
 
+#: What ``look`` found in the store about itself while it ran: (state, try number).
+LOOKED: list[tuple[str, int]] = []
+
+
+@weir.task
+def look() -> int:
+    ctx = weir.context()
+    with open_store(Settings.from_env().database_url).read() as conn:
+        (row,) = [r for r in tasks.get_task_runs(conn, ctx.run_id) if r.task_id == ctx.task_id]
+    LOOKED.append((row.state, row.try_number))
+    return 1
+
+
+@weir.flow
+def looking() -> int:
+    return look()
+
+
 class Watching(Executor):
-    """The inline executor, with a hook called at every submit (before the item runs)."""
+    """The inline executor, with a hook called at every submit, made to look like an executor
+    whose work may start as soon as it is submitted (as a pool of processes does)."""
 
     name = "watching"
 
     def __init__(self, inner: Executor, on_submit: Any) -> None:
         self.inner = inner
         self.on_submit = on_submit
-        self.capabilities = inner.capabilities
+        self.capabilities = dataclasses.replace(inner.capabilities, runs_in_poll=False)
 
     @property
     def slots(self) -> int:
@@ -100,6 +119,13 @@ def test_every_try_is_recorded_queued_with_its_number_before_it_leaves(setup: An
     loop.run()
     assert _state(settings, run_id) == "success"
     assert seen == [("first", 1, "queued", 1), ("second", 1, "queued", 1)]
+
+
+def test_on_the_inline_executor_a_try_is_recorded_running_before_its_code_runs(store_url: str) -> None:
+    LOOKED.clear()
+    run = looking.run(executor="inline")
+    assert run.state == "success"
+    assert LOOKED == [("running", 1)]
 
 
 def test_a_foreign_write_to_one_run_leaves_the_other_run_and_the_loop_going(setup: Any) -> None:

@@ -125,3 +125,37 @@ def test_an_all_done_cleanup_runs_after_a_failure_and_the_run_still_fails(
     run = with_cleanup.run(executor="inline")
     assert states(run) == {"boom": "failed", "cleanup": "success"}
     assert run.state == "failed"
+
+
+@weir.task
+def slow() -> str:
+    import time
+
+    time.sleep(0.5)
+    return "slow"
+
+
+@weir.task
+def join(a: object, b: object) -> str:
+    return "joined"
+
+
+@weir.flow
+def early_decision() -> None:
+    gate = join.options(task_id="gate")(boom(), slow())  # all_success: fails the moment boom fails
+    gate >> after.options(task_id="beyond")()
+
+
+def test_all_success_is_upstream_failed_the_moment_one_upstream_fails_without_waiting(
+    store_url: str, states: Callable
+) -> None:
+    run = early_decision.run(executor="local")
+    assert states(run) == {
+        "boom": "failed",
+        "slow": "success",
+        "gate": "upstream_failed",
+        "beyond": "upstream_failed",
+    }
+    gate, slow_run = run.task_run("gate"), run.task_run("slow")
+    assert gate.ended_at is not None and slow_run.ended_at is not None
+    assert gate.ended_at < slow_run.ended_at  # decided while slow still ran

@@ -105,7 +105,7 @@ def test_pausing_a_running_schedule_stops_its_runs_and_unpausing_without_catchup
 
 
 def test_a_paused_flow_makes_no_file_runs(project: Project) -> None:
-    inbox = project.flows_dir / "inbox"
+    inbox = project.root / "inbox"
     inbox.mkdir()
     project.write(
         "ingest.py",
@@ -115,12 +115,23 @@ def test_a_paused_flow_makes_no_file_runs(project: Project) -> None:
     scheduler = project.scheduler(clock)
     scheduler.tick()
     (inbox / "a.csv").write_text("1\n")
-    clock.advance(seconds=5)
-    assert scheduler.tick() == []
+    for _ in range(3):  # long past the 5 s a file takes to settle
+        clock.advance(seconds=5)
+        assert scheduler.tick() == []
+
+
+def test_by_default_a_flow_has_up_to_16_runs_going_at_once_as_in_airflow(project: Project) -> None:
+    project.write("wide.py", hourly("wide", catchup=True))
+    clock = FakeClock(utc(2024, 1, 1))
+    scheduler = project.scheduler(clock)
+    clock.advance(hours=20)
+    assert len(scheduler.tick()) == 20
+    owned = [r.id for r in project.runs("wide") if r.owner is not None]
+    assert len(owned) == 16 and sorted(owned) == sorted(scheduler.loop.engines)
 
 
 def test_max_active_runs_1_takes_the_next_queued_run_only_after_the_active_one_ends(project: Project) -> None:
-    project.write("serial.py", hourly("serial", catchup=True))
+    project.write("serial.py", hourly("serial", catchup=True, max_active_runs=1))
     clock = FakeClock(utc(2024, 1, 1))
     scheduler = project.scheduler(clock)
     clock.advance(hours=3)

@@ -112,6 +112,82 @@ def test_day_of_month_and_day_of_week_combine_with_or_as_in_vixie_cron() -> None
     assert fires == [utc(2024, 9, 6), utc(2024, 9, 13)]
 
 
+def test_a_day_field_beginning_with_a_star_makes_the_day_fields_combine_with_and() -> None:
+    # */2 counts as unrestricted: odd days that are Saturdays, not odd days or Saturdays
+    fires = ws.cron("0 16 */2 * sat").between(utc(2024, 9, 1), utc(2024, 12, 1))
+    assert [f.date().isoformat() for f in fires] == [
+        "2024-09-07", "2024-09-21", "2024-10-05", "2024-10-19", "2024-11-09", "2024-11-23",
+    ]  # fmt: skip
+    assert all(f.hour == 16 and f.day % 2 == 1 and f.isoweekday() == 6 for f in fires)
+
+
+def test_a_star_step_in_day_of_week_with_a_day_range_is_the_first_sunday_of_each_month() -> None:
+    fires = ws.cron("1 1 1-7 * */7").between(utc(2024, 1, 1), utc(2025, 1, 1))
+    assert len(fires) == 12
+    assert all(f.day <= 7 and f.isoweekday() == 7 and (f.hour, f.minute) == (1, 1) for f in fires)
+    assert [f.day for f in fires[:4]] == [7, 4, 3, 7]  # Jan 7, Feb 4, Mar 3, Apr 7 2024
+
+
+def test_a_star_in_day_of_month_also_makes_and() -> None:
+    # Vixie's rule looks at the first character only: "*" and "*/1" are both unrestricted
+    assert ws.cron("0 0 */1 * mon").between(utc(2024, 9, 1), utc(2024, 9, 15)) == [
+        utc(2024, 9, 2),
+        utc(2024, 9, 9),
+    ]
+    assert not ws.cron("0 0 */1 * mon").fields.day_or
+
+
+def test_a_list_that_begins_with_a_value_is_restricted_even_with_a_star_later() -> None:
+    schedule = ws.cron("0 0 1,*/10 * mon")  # restricted: the 1st, 11th, 21st, 31st, or any Monday
+    assert schedule.fields.day_or
+    fires = schedule.between(utc(2024, 9, 1), utc(2024, 9, 15))
+    assert [f.day for f in fires] == [1, 2, 9, 11]
+
+
+def test_restricted_day_fields_that_allow_every_day_still_combine_with_or() -> None:
+    # sun-sat is restricted (it does not begin with "*"), so "the 13th or any day" is every day
+    fires = ws.cron("0 0 13 * sun-sat").between(utc(2024, 9, 1), utc(2024, 9, 8))
+    assert len(fires) == 7
+
+
+def test_an_equal_range_is_that_one_value_and_is_restricted() -> None:
+    assert [f.day for f in ws.cron("0 0 5-5 * *").between(utc(2024, 1, 1), utc(2024, 4, 1))] == [5, 5, 5]
+    sundays = ws.cron("0 0 * * Sun-Sun").between(utc(2024, 9, 1), utc(2024, 9, 30))
+    assert [f.day for f in sundays] == [1, 8, 15, 22, 29]
+    # both restricted, so OR: the 5th, or any Sunday
+    either = ws.cron("0 0 5-5 * Sun-Sun").between(utc(2024, 9, 1), utc(2024, 9, 16))
+    assert [f.day for f in either] == [1, 5, 8, 15]
+
+
+def test_day_of_week_7_is_sunday_and_names_are_read_in_any_case() -> None:
+    sundays = [utc(2024, 9, 1), utc(2024, 9, 8)]
+    assert ws.cron("0 0 * * 7").between(utc(2024, 9, 1), utc(2024, 9, 14)) == sundays
+    assert ws.cron("0 0 * * SUN").between(utc(2024, 9, 1), utc(2024, 9, 14)) == sundays
+    weekend = ws.cron("0 0 * * 6-7").between(utc(2024, 9, 1), utc(2024, 9, 9))
+    assert [f.isoweekday() for f in weekend] == [7, 6, 7]
+    assert [f.month for f in ws.cron("0 0 1 Jan-mar/2 *").between(utc(2024, 1, 1), utc(2025, 1, 1))] == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("expr", "reason"),
+    [
+        ("0 0 5-3 * *", "runs backwards"),
+        ("0 0 * * fri-mon", "runs backwards"),
+        ("5/15 * * * *", r"needs a range or '\*'"),
+        ("*/0 * * * *", "at least 1"),
+        ("0 0 * * sunday", "not a number"),
+        ("0 0 L * *", "not a number"),
+        ("0 0 * * 5#2", "not a number"),
+        ("0 0 1,,2 * *", "not a number"),
+        ("0 0 * * 8", "out of range 0-7"),
+    ],
+)
+def test_what_vixie_cron_refuses_is_refused_naming_the_field(expr: str, reason: str) -> None:
+    with pytest.raises(ScheduleError, match=reason) as caught:
+        ws.cron(expr)
+    assert caught.value.field == "schedule"
+
+
 def test_a_year_of_hourly_fire_times_is_8760_and_quick() -> None:
     begun = time.perf_counter()
     fires = ws.cron("@hourly").between(utc(2023, 1, 1), utc(2024, 1, 1))

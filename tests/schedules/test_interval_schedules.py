@@ -84,7 +84,8 @@ def test_describe_reads_naturally() -> None:
 
 def test_on_event_and_on_file_are_validated_data_without_fire_times() -> None:
     event, files = ws.on_event("warehouse.loaded"), ws.on_file("landing/*.csv")
-    assert (event.name, files.glob) == ("warehouse.loaded", "landing/*.csv")
+    assert (event.name, files.glob, files.settle) == ("warehouse.loaded", "landing/*.csv", 5.0)
+    assert ws.on_file("landing/*.csv", settle=0).settle == 0
     assert not hasattr(event, "next_after") and not hasattr(files, "next_after")
 
 
@@ -94,6 +95,8 @@ def test_on_event_and_on_file_are_validated_data_without_fire_times() -> None:
         (lambda: ws.on_event(""), "on_event"),
         (lambda: ws.on_event("has space"), "on_event"),
         (lambda: ws.on_file("  "), "on_file"),
+        (lambda: ws.on_file("in/*.csv", settle=-1), "on_file"),
+        (lambda: ws.on_file("in/*.csv", settle="5"), "on_file"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_event_names_and_globs_name_their_field(call: object, field: str) -> None:

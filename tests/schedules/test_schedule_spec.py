@@ -59,7 +59,7 @@ def test_defaults_match_the_issue() -> None:
     spec = parse_spec("@daily")
     assert (spec.catchup, spec.max_active_runs, spec.paused, spec.start, spec.end) == (
         False,
-        1,
+        16,
         False,
         None,
         None,

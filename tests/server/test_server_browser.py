@@ -43,6 +43,16 @@ def _free_port() -> int:
 @pytest.fixture
 def server(settings: Any, store_url: str) -> Iterator[str]:
     """A real uvicorn serving ``create_app(settings)`` on a free port, in a thread."""
+    yield from _serve(settings)
+
+
+@pytest.fixture
+def project_server(project_settings: Any) -> Iterator[str]:
+    """The same, for the project of ``project_settings`` (``etl`` runs daily)."""
+    yield from _serve(project_settings)
+
+
+def _serve(settings: Any) -> Iterator[str]:
     import uvicorn
 
     from weir.server import create_app
@@ -260,3 +270,39 @@ def test_a_cancel_in_the_browser_is_audited_as_ui_and_pools_and_audit_pages_rend
     page.goto(f"{server}/pools")
     expect(page.locator("#pools tr[data-pool=warehouse] .free")).to_have_text("2")
     _shot(page, "pools.png")
+
+
+def test_a_backfill_is_previewed_then_queued_from_the_flow_page(
+    project_server: str, page: Any, project_settings: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from weir.store import audit, runs
+    from weir.store.store import open_store
+
+    store = open_store(project_settings.database_url)
+    page.goto(f"{project_server}/flows/etl")
+    expect(page.locator("#coming tbody tr")).to_have_count(5)
+
+    page.fill("#backfill-start", "soon")
+    page.fill("#backfill-end", "2026-01-03")
+    page.click("#backfill-preview")
+    expect(page.locator("[data-field-error='start']")).not_to_be_empty()
+
+    page.fill("#backfill-start", "2026-01-01")
+    page.click("#backfill-preview")
+    expect(page.locator("#backfill-intervals tbody tr[data-action=make]")).to_have_count(3)
+    expect(page.locator("#backfill-summary")).to_contain_text("3 to make")
+    expect(page.locator("#backfill-confirm")).to_have_text("Queue 3 runs")
+    with store.read() as conn:
+        assert runs.list_runs(conn).total == 0  # the preview wrote nothing
+
+    page.click("#backfill-confirm")
+    expect(page.locator("#flash")).to_contain_text("3 runs of the backfill queued")
+    expect(page.locator("#backfill-intervals tbody a")).to_have_count(3)
+    expect(page.locator("#backfill-confirm")).to_be_hidden()
+    with store.read() as conn:
+        made = runs.list_runs(conn, trigger="backfill").runs
+        rows = audit.entries(conn, action="backfill")
+    assert sorted(r.logical_date.day for r in made if r.logical_date) == [1, 2, 3]
+    assert [(r.target, r.via) for r in rows] == [("flow etl", "ui")]

@@ -94,3 +94,59 @@ def test_the_log_store_keeps_to_its_root(tmp_path: Path) -> None:
     assert logs.read("1/a.log").text == "inside"
     for bad in ("/etc/passwd", str(root / ".." / "x"), "../x", str(root), "", "a\x00b"):
         assert logs.read(bad).text == "" and logs.size(bad) == 0, bad
+
+
+def _grow_log(settings: Any, run: Any, task: str, size: int) -> bytes:
+    """Make the try's log ``size`` bytes or more (lines with multi-byte characters); its content."""
+    from weir.store.store import open_store
+    from weir.store.tasks import get_try
+
+    with open_store(settings.database_url).read() as conn:
+        key = get_try(conn, run.id, task, -1, 1).log_path
+    path = Path(settings.logs) / key
+    line = "line with é, € and 😀 " * 3 + "\n"
+    with path.open("a", encoding="utf-8") as log:
+        log.write(line * (size // len(line.encode()) + 1))
+        log.write("the end\n")
+    return path.read_bytes()
+
+
+def test_a_whole_log_downloads_as_an_attachment_however_large(
+    client: Any, run_flow: Callable[..., Any], settings: Any
+) -> None:
+    run = run_flow("hello")
+    whole = _grow_log(settings, run, "hello_task", 3 * 1024 * 1024)  # more than one chunk of reading
+
+    response = client.get(_log_url(run.id, "hello_task") + "/download")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; charset=utf-8"
+    assert (
+        response.headers["content-disposition"] == f'attachment; filename="run-{run.id}-hello_task.try-1.log"'
+    )
+    assert response.content == whole
+    assert response.text.startswith("hello world\n") and response.text.endswith("the end\n")
+
+
+def test_a_mapped_elements_log_downloads_by_map_index(client: Any, run_flow: Callable[..., Any]) -> None:
+    run = run_flow("numbers", n=2)
+    response = client.get(_log_url(run.id, "make") + "/download", params={"map_index": -1})
+    assert response.status_code == 200 and response.text == "making 2 numbers\n"
+    element = client.get(_log_url(run.id, "square") + "/download", params={"map_index": 1})
+    assert element.status_code == 404  # it printed nothing
+    assert element.json()["detail"] == f"try 1 of task square[1] of run {run.id} wrote no log"
+
+
+def test_downloading_a_log_that_does_not_exist_is_a_404(client: Any, run_flow: Callable[..., Any]) -> None:
+    run = run_flow("numbers", n=2)
+    for url in (
+        _log_url(999, "make"),
+        _log_url(run.id, "nope"),
+        _log_url(run.id, "make", number=5),
+        _log_url(run.id, "square"),  # the mapped node itself has no try
+        _log_url(run.id, "../../etc"),
+    ):
+        response = client.get(url + "/download")
+        assert response.status_code == 404, url
+        assert response.headers["content-type"] == "application/json", url
+        assert response.json()["error"] == "not_found", url

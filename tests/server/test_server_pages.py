@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 
@@ -114,3 +115,98 @@ def test_unknown_pages_are_html_404s(client: Any, run_flow: Callable[..., Any]) 
 def test_static_files_are_served(client: Any) -> None:
     assert client.get("/static/weir.css").status_code == 200
     assert "EventSource" in client.get("/static/weir.js").text
+
+
+def test_the_task_page_links_to_the_whole_log_when_the_try_wrote_one(
+    client: Any, run_flow: Callable[..., Any], settings: Any
+) -> None:
+    from pathlib import Path
+
+    run = run_flow("numbers", n=2)
+    download = f'href="/api/v1/runs/{run.id}/tasks/make/tries/1/log/download?map_index=-1"'
+    html = client.get(f"/runs/{run.id}/tasks/make").text
+    assert download in html and "Download full log" in html and "are not shown" not in html
+    silent = client.get(f"/runs/{run.id}/tasks/square", params={"map_index": 0}).text
+    assert "Download full log" not in silent  # the element printed nothing
+    with (Path(settings.logs) / str(run.id) / "make.try-1.log").open("a") as log:
+        log.write(("x" * 99 + "\n") * 3000)  # 300 KB: more than the page shows
+    tail = client.get(f"/runs/{run.id}/tasks/make").text
+    assert "bytes are not shown." in tail and download in tail
+
+
+def test_a_scheduled_flow_page_lists_its_next_runs_and_offers_a_backfill_form(project_client: Any) -> None:
+    html = project_client.get("/flows/etl").text
+
+    assert 'id="next-runs"' in html and 'id="coming"' in html
+    coming = html.split('id="coming"')[1].split("</table>")[0]
+    assert coming.count("<tr>") == 6  # the head and 5 runs
+    assert '<form id="backfill" data-action="/api/v1/flows/etl/backfill"' in html
+    assert 'name="start"' in html and 'name="end"' in html and 'name="rerun_failed"' in html
+    assert 'id="backfill-preview"' in html and 'id="backfill-confirm"' in html
+    assert 'data-field-error="start"' in html
+    _no_outside_urls(html)
+    script = project_client.get("/static/weir.js").text
+    assert "function bindBackfill" in script and "dry_run: true" in script and "dry_run: false" in script
+
+
+def test_an_unscheduled_flow_page_says_it_has_no_next_runs_and_offers_no_backfill(
+    project_client: Any,
+) -> None:
+    html = project_client.get("/flows/greet").text
+
+    assert 'id="next-runs"' in html and "has no time schedule" in html
+    assert 'id="backfill"' not in html
+
+
+def _owned_by_a_driver(settings: Any, run_id: int, *, lease_ends_in: float) -> str:
+    """Make an owner whose lease ends ``lease_ends_in`` seconds from now (past when negative) the
+    driver of ``run_id``; its id. (As in test_server_runs_api.)"""
+    from weir.clock import SystemClock
+    from weir.scheduler.leases import new_owner
+    from weir.store import owners
+    from weir.store.store import open_store
+
+    clock = SystemClock()
+    owner = new_owner("run", clock)
+    now = clock.now()
+    with open_store(settings.database_url).transaction() as tx:
+        owners.register(tx, owner)
+        owners.renew(tx, owner.id, now + timedelta(seconds=lease_ends_in - 30), 30.0)
+        assert owners.claim(tx, run_id, owner.id, now) is not None
+    return owner.id
+
+
+def test_the_run_page_offers_resume_only_when_the_runs_driver_is_gone(
+    client: Any, run_flow: Callable[..., Any], settings: Any
+) -> None:
+    done = run_flow("hello")
+    orphan = client.post("/api/v1/flows/hello/runs", json={}).json()["id"]
+    driven = client.post("/api/v1/flows/hello/runs", json={}).json()["id"]
+    waiting = client.post("/api/v1/flows/hello/runs", json={}).json()["id"]
+    dead = _owned_by_a_driver(settings, orphan, lease_ends_in=-60)
+    _owned_by_a_driver(settings, driven, lease_ends_in=60)
+
+    html = client.get(f"/runs/{orphan}").text
+
+    assert f'data-post="/api/v1/runs/{orphan}/resume"' in html and f"its driver ({dead}) is gone" in html
+    for run_id in (driven, waiting, done.id):
+        assert 'id="resume"' not in client.get(f"/runs/{run_id}").text, run_id
+    assert client.post(f"/api/v1/runs/{orphan}/resume").status_code == 200
+    assert 'id="resume"' not in client.get(f"/runs/{orphan}").text
+
+
+def test_the_problems_page_lists_flow_files_that_did_not_load_and_flows_that_cannot_run(
+    project_client: Any,
+) -> None:
+    html = project_client.get("/problems").text
+
+    assert 'id="problems"' in html
+    assert 'data-where="flow report"' in html and '<a href="/flows/report">flow report</a>' in html
+    assert "broken.py" in html and "this flow file does not load" in html
+    assert "pool &#39;db&#39;" in html
+    assert '<a href="/problems" class="here">Problems</a>' in html
+    assert '<a href="/problems" >Problems</a>' in project_client.get("/").text  # in the nav of every page
+
+
+def test_the_problems_page_of_a_store_without_problems_says_so(client: Any) -> None:
+    assert 'id="no-problems"' in client.get("/problems").text

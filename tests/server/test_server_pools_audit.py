@@ -30,6 +30,22 @@ def test_a_pool_is_set_listed_resized_and_deleted(client: Any) -> None:
     assert [p["name"] for p in client.get("/api/v1/pools").json()["items"]] == ["db"]
 
 
+def test_pools_are_listed_in_pages_by_name(client: Any) -> None:
+    for name in ("c", "a", "b"):
+        client.put(f"/api/v1/pools/{name}", json={"slots": 1})
+
+    whole = client.get("/api/v1/pools").json()
+    first = client.get("/api/v1/pools", params={"limit": 2}).json()
+    rest = client.get("/api/v1/pools", params={"limit": 2, "offset": first["next_offset"]}).json()
+
+    assert [p["name"] for p in whole["items"]] == ["a", "b", "c"]
+    assert (whole["total"], whole["limit"], whole["offset"], whole["next_offset"]) == (3, 100, 0, None)
+    assert ([p["name"] for p in first["items"]], first["next_offset"]) == (["a", "b"], 2)
+    assert ([p["name"] for p in rest["items"]], rest["next_offset"], rest["total"]) == (["c"], None, 3)
+    bad = client.get("/api/v1/pools", params={"limit": 0})
+    assert bad.status_code == 422 and [f["field"] for f in bad.json()["fields"]] == ["limit"]
+
+
 def test_bad_pools_are_refused_naming_the_field(client: Any) -> None:
     for body, field in (
         ({"slots": -1}, "slots"),
@@ -94,7 +110,7 @@ def test_a_task_waiting_for_a_pool_says_why_in_the_api_and_on_the_run_page(
 
 
 def _task(client: Any, run_id: int, task_id: str) -> dict[str, Any]:
-    tasks = client.get(f"/api/v1/runs/{run_id}/tasks").json()
+    tasks = client.get(f"/api/v1/runs/{run_id}/tasks").json()["items"]
     found: dict[str, Any] = next(t for t in tasks if t["task_id"] == task_id)
     return found
 
@@ -144,14 +160,27 @@ def test_the_audit_log_filters_by_action_and_target_and_pages_backwards(client: 
         "/api/v1/audit", params={"action": "set_pool", "limit": 2, "before": first["next_before"]}
     ).json()
 
-    assert len(sets["items"]) == 6 and sets["next_before"] is None
+    assert len(sets["items"]) == 6 and sets["total"] == 6
+    assert (sets["next_before"], sets["next_offset"]) == (None, None)
     assert [e["detail"]["slots"] for e in db["items"]] == [4, 3, 2, 1, 0]
     deletes = client.get("/api/v1/audit", params={"action": "delete_pool"}).json()["items"]
     assert [e["action"] for e in deletes] == ["delete_pool"]
     assert [e["target"] for e in first["items"]] == ["pool api", "pool db"]
     assert first["next_before"] == first["items"][-1]["id"]
+    assert (first["total"], first["limit"], first["next_offset"]) == (6, 2, 2)
     assert [e["detail"]["slots"] for e in second["items"]] == [3, 2]
-    for params, field in (({"limit": 0}, "limit"), ({"before": 0}, "before"), ({"action": "Bad!"}, "action")):
+    by_offset = client.get("/api/v1/audit", params={"action": "set_pool", "limit": 2, "offset": 2}).json()
+    assert by_offset["items"] == second["items"] and by_offset["next_offset"] == 4
+    last = client.get("/api/v1/audit", params={"action": "set_pool", "limit": 2, "offset": 4}).json()
+    assert [e["detail"]["slots"] for e in last["items"]] == [1, 0]
+    assert (last["next_offset"], last["next_before"]) == (None, None)
+    for params, field in (
+        ({"limit": 0}, "limit"),
+        ({"limit": 501}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"before": 0}, "before"),
+        ({"action": "Bad!"}, "action"),
+    ):
         response = client.get("/api/v1/audit", params=params)
         assert response.status_code == 422, params
         assert [f["field"] for f in response.json()["fields"]] == [field], params
@@ -183,6 +212,6 @@ def test_pools_audit_and_flow_problems_are_in_the_openapi_schema_and_the_docs(cl
     assert set(paths["/api/v1/audit"]) == {"get"}
     assert set(paths["/api/v1/flows/errors"]) == {"get"}
     assert {p["name"] for p in paths["/api/v1/runs"]["get"]["parameters"]} >= {"tag", "flow", "state"}
-    assert {p["name"] for p in paths["/api/v1/flows"]["get"]["parameters"]} == {"tag"}
+    assert {p["name"] for p in paths["/api/v1/flows"]["get"]["parameters"]} == {"tag", "limit", "offset"}
     docs = client.get("/api/docs").text
     assert "/api/v1/pools/{name}" in docs and "/api/v1/audit" in docs

@@ -78,10 +78,10 @@ def test_flow_problems_name_the_file_that_did_not_load_and_the_flow_with_a_missi
     items = project_client.get("/api/v1/flows/errors").json()["items"]
 
     broken = [p for p in items if p["path"] and p["path"].endswith("broken.py")]
-    report = [p for p in items if p["flow"] == "report"]
+    report = [p for p in items if p["flow_name"] == "report"]
     assert len(items) == 2
     assert len(broken) == 1 and "this flow file does not load" in broken[0]["error"]
-    assert broken[0]["flow"] is None and broken[0]["at"]
+    assert broken[0]["flow_name"] is None and broken[0]["at"]
     assert len(report) == 1 and "'db'" in report[0]["error"] and report[0]["path"] is None
     assert report[0]["where"] == "flow report"
 
@@ -103,12 +103,12 @@ def test_a_flow_whose_pool_does_not_exist_is_refused_until_the_pool_is_set(proje
 
     assert project_client.post("/api/v1/flows/report/runs", json={}).status_code == 201
     problems = project_client.get("/api/v1/flows/errors").json()["items"]
-    assert [p["flow"] for p in problems if p["flow"]] == []
+    assert [p["flow_name"] for p in problems if p["flow_name"]] == []
     assert project_client.get("/api/v1/runs").json()["total"] == 1  # the refusal wrote nothing
 
 
 def test_a_flows_problems_are_an_empty_list_on_an_empty_store(client: Any) -> None:
-    assert client.get("/api/v1/flows/errors").json() == {"items": []}
+    assert client.get("/api/v1/flows/errors").json()["items"] == []
 
 
 MARKED_FLOWS = """

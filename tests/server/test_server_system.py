@@ -32,11 +32,42 @@ def test_health_says_the_store_answers_and_how_old_the_scheduler_heartbeat_is(
                 kind="scheduler",
                 started_at=now,
                 heartbeat_at=now - timedelta(seconds=7),
+                lease_expires_at=now + timedelta(seconds=8),
             ),
         )
     body = client.get("/api/v1/health").json()
     assert 6.5 < body["scheduler_heartbeat_age"] < 60
+    assert (body["status"], body["problems"]) == ("ok", [])
     assert body["drivers"][0]["id"] == "sched-1"
+
+
+def test_health_is_degraded_when_the_newest_scheduler_heartbeat_is_stale(client: Any, settings: Any) -> None:
+    from weir.store import owners
+    from weir.store.records import OwnerRecord
+    from weir.store.store import open_store
+
+    now = datetime.now(UTC)
+    with open_store(settings.database_url).transaction() as conn:
+        owners.register(
+            conn,
+            OwnerRecord(
+                id="sched-stuck",
+                host="h",
+                pid=1,
+                kind="scheduler",
+                started_at=now - timedelta(minutes=5),
+                heartbeat_at=now - timedelta(seconds=120),
+                lease_expires_at=now - timedelta(seconds=105),
+            ),
+        )
+
+    response = client.get("/api/v1/health")
+    body = response.json()
+    assert response.status_code == 200  # the API still serves; the scheduler is what is wrong
+    assert body["status"] == "degraded"
+    assert 119 < body["scheduler_heartbeat_age"] < 200
+    assert "the newest scheduler heartbeat is 12" in body["problems"][0]
+    assert body["drivers"] == []  # its lease ran out: not a live driver
 
 
 def test_health_is_a_503_when_the_store_does_not_answer(tmp_path: Any) -> None:
@@ -161,6 +192,6 @@ def test_health_says_which_drivers_hold_their_lease(client: Any, settings: Any) 
     metrics = client.get("/metrics").text
 
     assert drivers["sched-live"]["alive"] is True
-    assert drivers["run-gone"]["alive"] is False and drivers["run-gone"]["lease_expires_at"]
+    assert "run-gone" not in drivers  # only drivers that hold a lease are listed
     assert 'weir_drivers_alive{kind="scheduler"} 1.0' in metrics
     assert 'weir_drivers_alive{kind="run"}' not in metrics

@@ -222,7 +222,7 @@ def test_set_fire_keeps_the_last_fire_when_none_is_given(store: Store) -> None:
     assert (state.last_fire, state.next_fire) == (NOW, at(120))
 
 
-def test_flow_files_are_recorded_replaced_forgotten_and_their_errors_listed(store: Store) -> None:
+def test_flow_files_are_recorded_replaced_and_forgotten_with_their_errors(store: Store) -> None:
     with store.transaction() as tx:
         flows.record_file(tx, path="flows/b.py", digest="d1", flows=["report"], error=None, now=NOW)
         flows.record_file(tx, path="flows/a.py", digest="d1", flows=[], error="SyntaxError: bad", now=NOW)
@@ -233,9 +233,8 @@ def test_flow_files_are_recorded_replaced_forgotten_and_their_errors_listed(stor
         flows.forget_files(tx, [])
     with store.read() as conn:
         files = flows.files(conn)
-        errors = flows.file_errors(conn)
     assert [(f.path, f.digest, f.flows, f.loaded_at) for f in files] == [
         ("flows/a.py", "d1", [], NOW),
         ("flows/b.py", "d2", ["report", "etl2"], at(1)),
     ]
-    assert [(f.path, f.error) for f in errors] == [("flows/a.py", "SyntaxError: bad")]
+    assert [(f.path, f.error) for f in files] == [("flows/a.py", "SyntaxError: bad"), ("flows/b.py", None)]

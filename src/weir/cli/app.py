@@ -135,8 +135,29 @@ app.add_typer(db.app, name="db")
 
 
 def main() -> None:
-    """The ``weir`` entry point."""
-    app()
+    """The ``weir`` entry point. A bad command line is one line on stderr naming the command and
+    the way to its help (exit 2), not a framed box."""
+    try:
+        from typer._click import exceptions as errors  # newer typer releases carry their own click
+    except ImportError:  # pragma: no cover - older typer, on click itself
+        from click import exceptions as errors  # type: ignore[no-redef]
+
+    try:
+        code = app(prog_name="weir", standalone_mode=False)
+    except errors.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(2)
+    except errors.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "weir"
+        print(f"{command}: {exc.format_message()} (see `{command} --help`)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except errors.ClickException as exc:
+        print(f"weir: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:  # Ctrl-C where a command does not handle it
+        print("Aborted.", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def list_flows(
             "paused": s.paused,
             "next_run_at": s.next_run_at,
             "tasks": s.tasks,
-            "runs": s.run_count,
+            "run_count": s.run_count,
             "last_state": s.recent[0][1] if s.recent else None,
             "recorded_at": s.record.created_at,
         }
@@ -99,7 +99,7 @@ def list_flows(
             ", ".join(row["tags"]),
             row["schedule"] or "",
             "paused" if row["paused"] else when(row["next_run_at"]),
-            str(row["runs"]),
+            str(row["run_count"]),
             styled(row["last_state"]),
             row["description"],
         )
@@ -236,7 +236,7 @@ def flow_errors(flows: FlowsOption = None, as_json: JsonOption = False) -> None:
         sync_project(ctx)
         with ctx.store.read() as conn:
             found = reports.problems(conn)
-        rows = [{"path": p.where, "error": p.error, "loaded_at": p.at} for p in found]
+        rows = [p.as_json() for p in found]
     if as_json:
         print_json(rows)
         return
@@ -248,8 +248,8 @@ def flow_errors(flows: FlowsOption = None, as_json: JsonOption = False) -> None:
         )
         return
     for row in rows:
-        seen = f" (read {when(row['loaded_at'])} UTC)" if row["loaded_at"] else ""
-        console.print(f"[bold]{row['path']}[/bold]{seen}", highlight=False)
+        seen = f" (read {when(row['at'])} UTC)" if row["at"] else ""
+        console.print(f"[bold]{row['where']}[/bold]{seen}", highlight=False)
         console.print(f"  {row['error']}", markup=False)
 
 
@@ -373,7 +373,9 @@ def next_fires(
         rows.append({"fire_at": fire, "logical_date": start, "interval_start": start, "interval_end": end})
         after = fire
     if as_json:
-        print_json({"flow": snapshot.name, "schedule": timetable.describe(), "paused": paused, "runs": rows})
+        print_json(
+            {"flow_name": snapshot.name, "schedule": timetable.describe(), "paused": paused, "runs": rows}
+        )
         return
     console = stdout_console()
     note = "  [yellow](paused: no run is made until `weir unpause`)[/yellow]" if paused else ""

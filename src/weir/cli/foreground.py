@@ -26,7 +26,7 @@ def details_of(ctx: Context, run_id: int) -> dict[str, Any]:
     from weir.control import reports
 
     with ctx.store.read() as conn:
-        report = reports.run_report(conn, run_id)
+        report = reports.run_report(conn, run_id, now=ctx.clock.now())
     return reports.run_details(report)
 
 
@@ -50,7 +50,7 @@ def finish(ctx: Context, result_run: Run, *, as_json: bool, out: Any = None) -> 
             result_note = f"result could not be read: {type(exc).__name__}: {exc}"
     if as_json:
         is_json, shown = jsonable(result)
-        details.update({"run_id": result_run.id, "result": shown, "result_is_json": is_json, "logs": logs})
+        details.update({"result": shown, "result_is_json": is_json, "logs": logs})
         if result_note:
             details["result_error"] = result_note
         print_json(details)
@@ -65,7 +65,7 @@ def print_outcome(
     """The end of a foreground run: state and duration, then the result or what failed."""
     duration = details["duration"]
     took = f" in {duration:.2f}s" if duration is not None else ""
-    out.print(f"run {details['id']} of flow {details['flow']}: {styled(details['state'])}{took}")
+    out.print(f"run {details['id']} of flow {details['flow_name']}: {styled(details['state'])}{took}")
     if ok:
         out.print(f"result: {note or shorten(repr(result))}", markup=False)
     else:
@@ -96,7 +96,7 @@ def drive_existing(ctx: Context, run_id: int, *, as_json: bool) -> None:
     details = details_of(ctx, run_id)
     labels = [row["label"] for row in details["task_runs"] if row["map_index"] < 0]
     states = {row["label"]: row["state"] for row in details["task_runs"]}
-    progress = RunProgress(err, details["flow"], labels, states)
+    progress = RunProgress(err, details["flow_name"], labels, states)
     progress.created(run_id)
     executor = executor_for(ctx.settings)
     try:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -30,12 +31,27 @@ def stdout_console() -> Console:
     Taken when a command starts, because the inline executor points ``sys.stdout`` at the
     running task's log file while the task runs.
     """
-    return Console(file=sys.stdout, highlight=False)
+    return Console(file=sys.stdout, highlight=False, width=_width(sys.stdout))
 
 
 def stderr_console() -> Console:
     """A console on the stderr of this moment (see :func:`stdout_console`)."""
-    return Console(file=sys.stderr, highlight=False)
+    return Console(file=sys.stderr, highlight=False, width=_width(sys.stderr))
+
+
+#: The width of output that goes to a file or a pipe: wide enough that no row is cut or folded,
+#: so ``weir runs list | grep ...`` sees whole lines (rich would assume 80 columns).
+PIPE_WIDTH = 1000
+
+
+def _width(stream: TextIO) -> int | None:
+    """None (rich measures the terminal, or reads ``COLUMNS``) on a terminal or when ``COLUMNS``
+    is set; :data:`PIPE_WIDTH` otherwise."""
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return None if tty or os.environ.get("COLUMNS") else PIPE_WIDTH
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
@@ -114,6 +130,7 @@ STATE_STYLES = {
     "queued": "blue",
     "scheduled": "blue",
     "up_for_retry": "yellow",
+    "interrupted": "yellow",
     "skipped": "dim",
     "pending": "dim",
 }

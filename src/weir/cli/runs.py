@@ -94,7 +94,7 @@ def list_runs(
     rows: list[dict[str, Any]] = [
         {
             "id": r.id,
-            "flow": r.flow_name,
+            "flow_name": r.flow_name,
             "state": r.state,
             "trigger": r.trigger,
             "logical_date": r.logical_date,
@@ -119,7 +119,7 @@ def list_runs(
     for row in rows:
         table.add_row(
             str(row["id"]),
-            row["flow"],
+            row["flow_name"],
             styled(row["state"]),
             row["trigger"],
             when(row["created_at"]),
@@ -140,9 +140,13 @@ def show_run(run_id: RunArgument, as_json: JsonOption = False) -> None:
         print_json(details)
         return
     console = stdout_console()
-    console.print(f"[bold]run {details['id']}[/bold]  flow {details['flow']}  {styled(details['state'])}")
+    console.print(
+        f"[bold]run {details['id']}[/bold]  flow {details['flow_name']}  {styled(details['state'])}"
+    )
     if details["reason"]:
         console.print(f"  reason:   {details['reason']}", markup=False)
+    if details["waiting"]:
+        console.print(f"  [yellow]{details['waiting']}[/yellow]")
     console.print(f"  params:   {details['params']}", markup=False)
     console.print(f"  trigger:  {details['trigger']}  executor: {details['executor'] or ''}")
     if details["owner"]:
@@ -159,6 +163,15 @@ def show_run(run_id: RunArgument, as_json: JsonOption = False) -> None:
     console.print(f"  duration: {seconds(details['duration'])}")
     console.print()
     print_task_runs(details)
+    failed = [c for c in details["callbacks"] if not c["ok"]]
+    if failed:
+        console.print()
+        console.print("[bold red]callbacks that failed[/bold red]")
+        for call in failed:
+            whose = f"task {call['task_id']}" if call["task_id"] else "flow"
+            console.print(f"  {whose} on_{call['event']}: {call['error']}", markup=False)
+            if call["log"]:
+                console.print(f"    log: {call['log']}", markup=False)
 
 
 @app.command("cancel")
@@ -169,7 +182,7 @@ def cancel(run_id: RunArgument, as_json: JsonOption = False) -> None:
 
     outcome = runs.cancel(_context(), run_id)
     if as_json:
-        print_json({"run_id": run_id, "requested": outcome.requested})
+        print_json({"id": run_id, "requested": outcome.requested})
         return
     if outcome.requested:
         print(f"run {run_id}: asked the process that drives it to cancel it (it stops within seconds)")
@@ -200,7 +213,7 @@ def _after(ctx: Context, run_id: int, what: str, cleared: list[str], *, as_json:
             pass  # a scheduler took it first: it drives it
     taker = scheduler.id if scheduler is not None else None
     if as_json:
-        print_json({"run_id": run_id, "state": "queued", "cleared": cleared, "scheduler": taker})
+        print_json({"id": run_id, "state": "queued", "cleared": cleared, "scheduler": taker})
         return
     shown = f" ({', '.join(cleared)})" if cleared else ""
     by = f" ({taker})" if taker else ""

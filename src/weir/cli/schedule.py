@@ -34,32 +34,33 @@ def trigger(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Queue a run of a flow now, for the scheduler to run (trigger "manual")."""
-    from weir.cli.project import context, live_scheduler, parse_params, resolve_flow
+    from weir.cli.project import context, parse_params, resolve_flow
     from weir.control import runs
 
     params = parse_params(param or [])
     ctx = context(load_settings(flows))
     snapshot = resolve_flow(ctx, target)
     made = runs.trigger(ctx, snapshot.name, params, version=snapshot.version, refuse_paused=True)
-    scheduler = live_scheduler(ctx)
     if as_json:
         print_json(
             {
-                "run_id": made.run_id,
-                "flow": made.flow_name,
-                "version": made.version,
+                "id": made.run_id,
+                "flow_name": made.flow_name,
+                "flow_version": made.version,
                 "state": "queued",
-                "scheduler": scheduler and scheduler.id,
+                "params": made.params,
+                "waiting": made.waiting,
             }
         )
         return
     print(f"run {made.run_id} of flow {made.flow_name} queued")
-    if scheduler is None:
-        print(
-            f"note: no scheduler is running: start one with `weir scheduler` to run it, "
-            f"or run the flow in the foreground with `weir run {target}`",
-            file=sys.stderr,
+    if made.waiting:
+        hint = (
+            f" (or run the flow in the foreground: `weir run {target}`)"
+            if "no scheduler" in made.waiting
+            else ""
         )
+        print(f"note: {made.waiting}{hint}", file=sys.stderr)
 
 
 def _set_paused(target: str, flows: list[Any] | None, paused: bool) -> None:
@@ -140,7 +141,7 @@ def _print_plan(snapshot: FlowSnapshot, items: list[Item], as_json: bool) -> Non
 
     rows = [_row(item) for item in items]
     if as_json:
-        print_json({"flow": snapshot.name, "dry_run": True, "intervals": rows})
+        print_json({"flow_name": snapshot.name, "dry_run": True, "intervals": rows})
         return
     console = stdout_console()
     if not rows:
@@ -165,6 +166,8 @@ def _print_plan(snapshot: FlowSnapshot, items: list[Item], as_json: bool) -> Non
 
 
 def _row(item: Item) -> dict[str, Any]:
+    from weir.control.backfill import TO_DRIVE
+
     return {
         "logical_date": item.logical_date,
         "interval_start": item.interval.interval_start,
@@ -173,6 +176,7 @@ def _row(item: Item) -> dict[str, Any]:
         "run_id": item.run_id,
         "state": item.state,
         "note": item.note,
+        "done": item.done or item.action not in TO_DRIVE,
     }
 
 
@@ -221,17 +225,20 @@ def _print_report(snapshot: FlowSnapshot, report: Report, as_json: bool) -> None
     if as_json:
         print_json(
             {
-                "flow": snapshot.name,
+                "flow_name": snapshot.name,
                 "stopped": report.stopped,
+                "created": [item.run_id for item in report.items if item.action == plan.CREATE and item.done],
+                "not_started": len(report.not_started),
                 "intervals": [_row(item) for item in report.items],
             }
         )
         return
     out = stdout_console()
+    # What was done, not what was planned: a stopped backfill reaches only some intervals.
     parts = [
-        f"{report.count(plan.CREATE)} new",
-        f"{report.count(plan.TAKE_UP)} taken up",
-        f"{report.count(plan.RETRY)} retried",
+        f"{report.done(plan.CREATE)} new",
+        f"{report.done(plan.TAKE_UP)} taken up",
+        f"{report.done(plan.RETRY)} retried",
         f"{report.count(plan.SUCCEEDED)} already succeeded",
     ]
     if report.count(plan.ELSEWHERE):
@@ -250,6 +257,8 @@ def _print_report(snapshot: FlowSnapshot, report: Report, as_json: bool) -> None
         if item.note:
             out.print(f"  {item.logical_date.isoformat()}: {item.note}", markup=False)
     if report.stopped:
+        if report.not_started:
+            out.print(f"not started: {len(report.not_started)} intervals", markup=False)
         out.print("stopped: run the same command again to take up the unfinished runs", markup=False)
 
 

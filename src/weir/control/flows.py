@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from weir.control.context import Context, record
 from weir.control.files import FlowFiles
 from weir.errors import SnapshotError
 from weir.graph.snapshot import FlowSnapshot, snapshot_from_json, snapshot_to_json
 from weir.store import flows
-from weir.store.records import FlowRecord
+from weir.store.records import FlowFileRecord, FlowRecord
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlalchemy import Connection
 
     from weir.worker.registrar import FileResult, Registrar
@@ -31,6 +33,8 @@ class Registered:
     new_versions: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     gone: list[str] = field(default_factory=list)
+    reread: list[str] = field(default_factory=list)  # files to read again: see register()
+    shadowed: dict[str, list[str]] = field(default_factory=dict)  # file -> flows ignored there
 
 
 _parsed: dict[tuple[str, str], FlowSnapshot] = {}
@@ -53,11 +57,15 @@ def snapshot_of_record(record: FlowRecord) -> FlowSnapshot:
             "register it again (`weir flows register`, or run it once with `weir run FILE.py:FLOW`)"
         )
     found = snapshot_from_json(record.snapshot)
+    _remember(found)
+    return found
+
+
+def _remember(snapshot: FlowSnapshot) -> None:
     with _parsed_lock:
         if len(_parsed) > 512:
             _parsed.clear()
-        _parsed[key] = found
-    return found
+        _parsed[(snapshot.name, snapshot.version)] = snapshot
 
 
 def get_snapshot(conn: Connection, name: str, version: str | None = None) -> FlowSnapshot:
@@ -77,32 +85,34 @@ def register(ctx: Context, results: Sequence[FileResult], *, gone: Iterable[str]
     """Store what the registrar read from flow files: each file's flows (a new version when a
     snapshot changed), its error, and forget files that are ``gone``. One transaction, audited.
 
-    A flow name defined in two files is kept from the first file (by path); the other file's
-    error says so. A new flow's schedule starts paused when its ``paused=`` says so.
+    A flow name defined in two files stays with the file that registered it first; the other
+    file's definition is ignored (both files' errors name the other: see :func:`file_problems`).
+    When the holding file goes or drops the flow, the files that defined it too are listed in
+    ``Registered.reread``: read them again and one takes it over (:func:`sync` does at once).
+    A new flow's schedule starts paused when its ``paused=`` says so.
     """
     gone = list(gone)
     now = ctx.clock.now()
     out = Registered(gone=gone)
+    read = {r.path for r in results}
     with ctx.store.transaction() as tx:
-        stored = {
-            f.path: f
-            for f in flows.files(tx)
-            if f.path not in {r.path for r in results} and f.path not in gone
-        }
-        owners = {name: f.path for f in stored.values() for name in f.flows}
-        taken: dict[str, list[str]] = {}  # a stored file -> its flows that an earlier path now keeps
+        stored = {f.path: f for f in flows.files(tx)}
+        holder = {name: f.path for f in stored.values() if f.path not in gone for name in f.flows}
+        released: set[str] = set()
+        for result in results:
+            defined = {snap["name"] for snap in result.snapshots}
+            for name in stored[result.path].flows if result.path in stored else ():
+                if name not in defined and holder.get(name) == result.path:
+                    del holder[name]
+                    released.add(name)
+        released.update(name for path in gone if path in stored for name in stored[path].flows)
         for result in sorted(results, key=lambda r: r.path):
-            kept: list[dict[str, Any]] = []
-            notes = [result.error] if result.error else []
-            for snap in result.snapshots:
-                first = owners.setdefault(snap["name"], result.path)
-                if first != result.path and first < result.path:
-                    notes.append(f"flow {snap['name']!r} is also defined in {first}; this one is ignored")
-                    continue
-                if first != result.path:
-                    taken.setdefault(first, []).append(snap["name"])
-                owners[snap["name"]] = result.path
-                kept.append(snap)
+            kept = [
+                snap
+                for snap in result.snapshots
+                if holder.setdefault(snap["name"], result.path) == result.path
+            ]
+            shadowed = [snap["name"] for snap in result.snapshots if snap not in kept]
             for snap in kept:
                 if flows.add_version(tx, snap, now):
                     out.new_versions.append(f"{snap['name']}@{snap['version']}")
@@ -116,33 +126,37 @@ def register(ctx: Context, results: Sequence[FileResult], *, gone: Iterable[str]
                     now=now,
                 )
                 out.flows.append(snap["name"])
-            error = "; ".join(notes) or None
             flows.record_file(
                 tx,
                 path=result.path,
                 digest=result.digest,
                 flows=[s["name"] for s in kept],
-                error=error,
+                shadowed=shadowed,
+                error=result.error,
                 now=now,
             )
             out.files.append(result.path)
-            if error:
-                out.errors[result.path] = error
-        for path, names in taken.items():
-            # A file registered before, whose flow a file on an earlier path now defines: it
-            # no longer holds that flow, and its error says why (as if both were read together).
-            old = stored[path]
-            notes = [old.error] if old.error else []
-            notes += [f"flow {n!r} is also defined in {owners[n]}; this one is ignored" for n in names]
-            out.errors[path] = "; ".join(notes)
-            flows.record_file(
-                tx,
-                path=path,
-                digest=old.digest,
-                flows=[n for n in old.flows if n not in names],
-                error=out.errors[path],
-                now=old.loaded_at,
-            )
+            if shadowed:
+                out.shadowed[result.path] = shadowed
+            notes = [result.error] if result.error else []
+            notes += [_shadowed_note(name, holder[name]) for name in shadowed]
+            if notes:
+                out.errors[result.path] = "; ".join(notes)
+        orphaned = released - holder.keys()
+        for path, known in stored.items():
+            if path not in read and path not in gone and orphaned & set(known.shadowed):
+                # It defines a flow no file holds now: read it again (its digest is cleared so a
+                # later look does so even if this process stops first).
+                flows.record_file(
+                    tx,
+                    path=path,
+                    digest="",
+                    flows=known.flows,
+                    shadowed=known.shadowed,
+                    error=known.error,
+                    now=known.loaded_at,
+                )
+                out.reread.append(path)
         flows.forget_files(tx, gone)
         record(
             tx, ctx, "register", "flows", files=out.files or None, flows=out.flows or None, gone=gone or None
@@ -150,17 +164,63 @@ def register(ctx: Context, results: Sequence[FileResult], *, gone: Iterable[str]
     return out
 
 
+def _shadowed_note(name: str, holder: str) -> str:
+    return (
+        f"flow {name!r} is also defined in {holder}, which registered it first; this definition is"
+        " ignored (rename one of them)"
+    )
+
+
+def file_problems(conn: Connection) -> list[FlowFileRecord]:
+    """The flow files with a problem, by path, each with its full error: why it did not load, and
+    the flows it defines that another file defines too (on both files, naming the other)."""
+    found = flows.files(conn)
+    holders = {name: f.path for f in found for name in f.flows}
+    shadows: dict[str, list[str]] = {}
+    for f in found:
+        for name in f.shadowed:
+            shadows.setdefault(name, []).append(f.path)
+    problems: list[FlowFileRecord] = []
+    for f in found:
+        notes = [f.error] if f.error else []
+        for name in f.shadowed:
+            first = holders.get(name)
+            notes.append(
+                _shadowed_note(name, first)
+                if first
+                else f"flow {name!r} is defined here and elsewhere; "
+                "the file is read again to decide which holds it"
+            )
+        for name in f.flows:
+            for other in shadows.get(name, []):
+                notes.append(
+                    f"flow {name!r} is also defined in {other}; "
+                    "that definition is ignored (rename one of them)"
+                )
+        if notes:
+            problems.append(replace(f, error="; ".join(notes)))
+    return problems
+
+
 def register_snapshot(ctx: Context, snapshot: FlowSnapshot, tx: Connection | None = None) -> str:
     """Store one flow version made in this process (``weir run FILE:FLOW``, ``flow.run()``);
-    returns its version. In ``tx`` when given (the caller's transaction), else in one of its own."""
-    data = snapshot_to_json(snapshot)
+    returns its version. In ``tx`` when given (the caller's transaction), else in one of its own.
+    A version kept already is not encoded again (a flow run many times in one process)."""
+    now = ctx.clock.now()
     if tx is not None:
-        flows.add_version(tx, data, ctx.clock.now())
-        return str(data["version"])
-    with ctx.store.transaction() as own:
-        if flows.add_version(own, data, ctx.clock.now()):
-            record(own, ctx, "register", f"flow {snapshot.name}", version=data["version"])
-    return str(data["version"])
+        _add(tx, snapshot, now)
+    else:
+        with ctx.store.transaction() as own:
+            if _add(own, snapshot, now):
+                record(own, ctx, "register", f"flow {snapshot.name}", version=snapshot.version)
+    _remember(snapshot)
+    return snapshot.version
+
+
+def _add(conn: Connection, snapshot: FlowSnapshot, now: datetime) -> bool:
+    if flows.keep_again(conn, snapshot.name, snapshot.version, snapshot.tags, now):
+        return False
+    return flows.add_version(conn, snapshot_to_json(snapshot), now)
 
 
 def sync(ctx: Context, registrar: Registrar, watcher: FlowFiles | None = None) -> Registered | None:
@@ -174,7 +234,17 @@ def sync(ctx: Context, registrar: Registrar, watcher: FlowFiles | None = None) -
     if not changes:
         return None
     results = registrar.load(changes.changed) if changes.changed else []
-    return register(ctx, results, gone=changes.gone)
+    done = register(ctx, results, gone=changes.gone)
+    if done.reread:  # a flow's holder went: a file that defines it too takes it over now
+        again = register(ctx, registrar.load([Path(p) for p in done.reread]))
+        done = Registered(
+            files=done.files + again.files,
+            flows=done.flows + again.flows,
+            new_versions=done.new_versions + again.new_versions,
+            errors={**done.errors, **again.errors},
+            gone=done.gone,
+        )
+    return done
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,7 +313,10 @@ def resolve(ctx: Context, target: str, registrar: Registrar) -> FlowSnapshot:
         (result,) = registrar.load([path])
         names = [s["name"] for s in result.snapshots]
         if _in_project(ctx, path):
-            register(ctx, [result])  # a file of the project: recorded as the scheduler would
+            done = register(ctx, [result])  # a file of the project: recorded as the scheduler would
+            ignored = done.shadowed.get(result.path, [])
+            if ignored and (name in ignored or (not name and names == ignored)):
+                raise FlowLoadError(f"{path_text}: {done.errors[result.path]}")
         else:
             # Any other file: its flow versions are stored (to run, show, backfill them), but it
             # does not become a project file, so no scheduler fires its schedules.
@@ -275,7 +348,7 @@ def resolve(ctx: Context, target: str, registrar: Registrar) -> FlowSnapshot:
             return get_snapshot(conn, target)
         except NotFoundError:
             known = ", ".join(sorted(r.name for r in flows.newest(conn))) or "none"
-            problems = [f"{f.path}: {f.error}" for f in flows.file_errors(conn)]
+            problems = [f"{f.path}: {f.error}" for f in file_problems(conn)]
             hint = f"; files with errors: {' | '.join(problems)}" if problems else ""
             where = "the project" if ctx.settings.flows_dirs else "the store (no project here: FILE.py:FLOW?)"
             raise NotFoundError(f"no flow named {target!r} in {where} (found: {known}){hint}") from None

@@ -6,20 +6,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from weir.control.flows import snapshot_of_record
+from weir.control.flows import file_problems, snapshot_of_record
+from weir.control.waiting import why_waiting
 from weir.errors import NotFoundError, WeirError
 from weir.graph.snapshot import FlowSnapshot, ParamSpec
 from weir.settings import Settings
-from weir.store import audit, flows, pools, runs, tasks
-from weir.store.records import AuditRecord, FlowRecord, FlowStateRecord, RunRecord, TaskRunRecord, TryRecord
+from weir.states import TASK_SUCCESSES
+from weir.store import audit, flows, owners, pools, runs, tasks
+from weir.store.records import (
+    AuditRecord,
+    CallbackCallRecord,
+    EventRecord,
+    FlowRecord,
+    FlowStateRecord,
+    RunRecord,
+    TaskRunRecord,
+    TryRecord,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
 #: Source files larger than this are not shown.
 MAX_SOURCE = 512 * 1024
+T = TypeVar("T")
 
 
 # -- runs ---------------------------------------------------------------------------------------------
@@ -34,6 +46,13 @@ class RunReport:
     graph: dict[str, Any]
     task_runs: list[TaskRunRecord]
     tries: list[TryRecord]
+    waiting: str | None = None  # why nobody drives it yet (asked with ``now``)
+    callbacks: list[CallbackCallRecord] = field(default_factory=list)  # each call of callbacks
+
+    @property
+    def failed_callbacks(self) -> list[CallbackCallRecord]:
+        """The calls of callbacks that failed (a notification not delivered, a callback that raised)."""
+        return [c for c in self.callbacks if not c.ok]
 
     @property
     def nodes(self) -> list[TaskRunRecord]:
@@ -63,8 +82,10 @@ def run_graph(conn: Connection, run: RunRecord) -> dict[str, Any]:
         return {}
 
 
-def run_report(conn: Connection, run_id: int, *, with_tries: bool = True) -> RunReport:
-    """Everything recorded about a run. Raises NotFoundError."""
+def run_report(
+    conn: Connection, run_id: int, *, with_tries: bool = True, now: datetime | None = None
+) -> RunReport:
+    """Everything recorded about a run, and (given ``now``) why it waits. Raises NotFoundError."""
     run = runs.get_run(conn, run_id, result=False)
     graph = run_graph(conn, run)
     return RunReport(
@@ -72,6 +93,8 @@ def run_report(conn: Connection, run_id: int, *, with_tries: bool = True) -> Run
         graph=graph,
         task_runs=sort_task_runs(tasks.get_task_runs(conn, run_id), graph),
         tries=tasks.get_tries(conn, run_id, results=False) if with_tries else [],
+        waiting=why_waiting(conn, run, now) if now is not None else None,
+        callbacks=tasks.callback_calls(conn, run_id),
     )
 
 
@@ -94,7 +117,10 @@ def run_details(report: RunReport) -> dict[str, Any]:
     rows = []
     for r in report.task_runs:
         its_tries = by_task.get((r.task_id, r.map_index), [])
-        errors = [t["error"] for t in its_tries if t["error"]]
+        # The error of a task run is its last try's, while it has not succeeded: an earlier
+        # try's error is that try's, not the task run's (it shows in "tries").
+        last = its_tries[-1] if its_tries else None
+        error = last["error"] if last is not None and r.state not in TASK_SUCCESSES else None
         rows.append(
             {
                 "task_id": r.task_id,
@@ -109,16 +135,30 @@ def run_details(report: RunReport) -> dict[str, Any]:
                 "started_at": r.started_at,
                 "ended_at": r.ended_at,
                 "duration": r.duration,
-                "error": errors[-1] if errors else None,
+                "error": error,
             }
         )
     run = report.run
     return {
         "id": run.id,
-        "flow": run.flow_name,
+        "flow_name": run.flow_name,
         "flow_version": run.flow_version,
         "state": run.state,
         "reason": run.reason,
+        "waiting": report.waiting,
+        "callbacks": [
+            {
+                "task_id": c.task_id,
+                "map_index": c.map_index,
+                "try_number": c.try_number,
+                "event": c.event,
+                "ok": c.ok,
+                "error": c.error,
+                "log": c.log_key,
+                "at": c.at,
+            }
+            for c in report.callbacks
+        ],
         "params": run.params,
         "trigger": run.trigger,
         "executor": run.executor,
@@ -296,10 +336,29 @@ class Problem:
     error: str
     at: datetime | None = None
 
+    @property
+    def path(self) -> str | None:
+        """The flow file at fault, if a file."""
+        return None if self.where.startswith("flow ") else self.where
+
+    @property
+    def flow_name(self) -> str | None:
+        """The flow at fault, if a flow."""
+        return self.where.removeprefix("flow ") if self.where.startswith("flow ") else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "where": self.where,
+            "path": self.path,
+            "flow_name": self.flow_name,
+            "error": self.error,
+            "at": self.at,
+        }
+
 
 def problems(conn: Connection) -> list[Problem]:
     """Flow files that did not load when last read, and flows whose tasks name missing pools."""
-    found = [Problem(where=f.path, error=f.error or "", at=f.loaded_at) for f in flows.file_errors(conn)]
+    found = [Problem(where=f.path, error=f.error or "", at=f.loaded_at) for f in file_problems(conn)]
     project = sorted({name for f in flows.files(conn) for name in f.flows})
     known = {p.name for p in pools.pools(conn)}
     for record in flows.newest(conn, names=project):
@@ -331,3 +390,78 @@ def audit_entries(
 ) -> list[AuditRecord]:
     """Audit rows, newest first."""
     return audit.entries(conn, action=action, target=target, actor=actor, before=before, limit=limit)
+
+
+# -- pages of lists, and what the API and the UI show beside them ---------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listing(Generic[T]):
+    """One page of a list, read with ``LIMIT``/``OFFSET``, and how many items the list has in all."""
+
+    items: list[T]
+    total: int
+
+
+def task_run_page(conn: Connection, run_id: int, *, limit: int, offset: int = 0) -> Listing[TaskRunRecord]:
+    """A page of a run's task runs in graph order, each mapped node's elements after it (as
+    :func:`run_report` orders them), paged in the database. Raises NotFoundError."""
+    run = runs.get_run(conn, run_id, result=False)
+    order = list(task_order(run_graph(conn, run)))
+    found = tasks.get_task_runs(conn, run_id, order=order, limit=limit, offset=offset)
+    return Listing(items=found, total=tasks.count_task_runs(conn, run_id))
+
+
+def try_page(
+    conn: Connection, run_id: int, task_id: str, map_index: int | None, *, limit: int, offset: int = 0
+) -> Listing[TryRecord]:
+    """A page of the tries of a task (all its elements, or the one ``map_index``), without result
+    bytes. Raises NotFoundError: no such run, or no such task in it."""
+    runs.get_run(conn, run_id, result=False)
+    if tasks.count_task_runs(conn, run_id, task_id) == 0:
+        raise NotFoundError(f"run {run_id} has no task {task_id!r}")
+    found = tasks.get_tries(conn, run_id, task_id, map_index, results=False, limit=limit, offset=offset)
+    return Listing(items=found, total=tasks.count_tries(conn, run_id, task_id, map_index))
+
+
+def event_page(conn: Connection, run_id: int, *, limit: int, offset: int = 0) -> Listing[EventRecord]:
+    """A page of a run's state changes (its own and its task runs'), oldest first. Raises NotFoundError."""
+    runs.get_run(conn, run_id, result=False)
+    found = tasks.get_events(conn, run_id, limit=limit, offset=offset)
+    return Listing(items=found, total=tasks.count_events(conn, run_id))
+
+
+def audit_page(
+    conn: Connection,
+    *,
+    action: str | None = None,
+    target: str | None = None,
+    actor: str | None = None,
+    before: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Listing[AuditRecord]:
+    """A page of audit rows, newest first; ``total`` counts the rows matching the filters (the
+    ``before`` cursor aside)."""
+    found = audit.entries(
+        conn, action=action, target=target, actor=actor, before=before, limit=limit, offset=offset
+    )
+    return Listing(items=found, total=audit.count(conn, action=action, target=target, actor=actor))
+
+
+def flow_summary_page(
+    conn: Connection, now: datetime, *, tag: str | None = None, recent: int = 20, limit: int, offset: int = 0
+) -> Listing[FlowSummary]:
+    """A page of :func:`flow_summaries` (by name): the recent runs, counts and schedules are read
+    for the flows of the page only."""
+    records = flows.newest(conn, tag=tag)
+    return Listing(items=_summaries(conn, records[offset : offset + limit], now, recent), total=len(records))
+
+
+def driver_gone(conn: Connection, run: RunRecord, now: datetime) -> bool:
+    """Whether ``run`` has not ended and was claimed by a driver whose lease has run out (the
+    process died): ``weir runs resume`` (``POST /runs/{id}/resume``) takes it up."""
+    if run.state not in runs.ACTIVE_STATES or run.owner is None:
+        return False
+    driver = owners.get(conn, run.owner)
+    return driver is None or not driver.holds_lease(now)

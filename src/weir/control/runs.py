@@ -9,12 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from weir.control import flows as flow_actions
 from weir.control.context import Context, record
 from weir.control.liveness import reap_local
+from weir.control.waiting import why_waiting
 from weir.errors import ConflictError, NotFoundError, PausedError, PoolError, RunStateError
 from weir.graph.model import Graph
 from weir.graph.snapshot import CodeKind, FlowSnapshot
@@ -49,6 +50,7 @@ class Triggered:
     flow_name: str
     version: str
     params: dict[str, Any]
+    waiting: str | None = None  # why no driver will start it yet (see weir.control.waiting)
 
 
 def trigger(
@@ -91,7 +93,11 @@ def trigger(
             tx, ctx, plan, run_key=run_key, owner=owner, refuse_paused=refuse_paused, check_pools=check_pools
         )
         record(tx, ctx, "trigger", f"run {made.run_id}", flow=snapshot.name, trigger=trigger, run_key=run_key)
-    return made
+    if owner is not None:
+        return made
+    with ctx.store.read() as conn:
+        waiting = why_waiting(conn, runs.get_run(conn, made.run_id, result=False), ctx.clock.now())
+    return dataclasses.replace(made, waiting=waiting) if waiting else made
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,17 +214,38 @@ def _check_pools(conn: Connection, snapshot: FlowSnapshot) -> None:
 def manual_interval(
     snapshot: FlowSnapshot, now: datetime
 ) -> tuple[datetime, tuple[datetime, datetime] | None]:
-    """The logical date (and data interval) of a run made by hand at ``now``."""
+    """The logical date (and data interval) of a run made by hand at ``now``.
+
+    As in Airflow: a flow on a time schedule gets the data interval that ended last, one ending
+    exactly at ``now`` included, and its logical date is that interval's start; any other run is
+    dated ``now`` and has no interval.
+    """
+    spec = snapshot.schedule_spec
+    timetable = spec.timetable if spec is not None else None
+    interval = timetable.latest_interval(now) if timetable is not None else None
+    return (interval[0] if interval else now), interval
+
+
+def dated_interval(
+    snapshot: FlowSnapshot, logical_date: datetime
+) -> tuple[datetime, tuple[datetime, datetime] | None]:
+    """The logical date (in UTC) and data interval of a run asked for that date: for a flow on a
+    time schedule, the schedule's interval that holds it (from the last fire time at or before
+    it to the next one), as a scheduled run of that date has; no interval otherwise.
+
+    Raises:
+        ValueError: ``logical_date`` is naive.
+    """
+    if logical_date.tzinfo is None or logical_date.utcoffset() is None:
+        raise ValueError(f"logical_date must be timezone-aware, got naive {logical_date.isoformat()}")
+    when = logical_date.astimezone(UTC)
     spec = snapshot.schedule_spec
     timetable = spec.timetable if spec is not None else None
     if timetable is None:
-        return now, None
-    last = timetable.previous_before(now)
-    try:
-        interval = timetable.interval_for(last) if last is not None else None
-    except ValueError:
-        interval = None
-    return (interval[0] if interval else now), interval
+        return when, None
+    start = timetable.previous_before(when + timedelta(microseconds=1))
+    end = timetable.next_after(when)
+    return when, (start, end) if start is not None and end is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,21 +76,57 @@ def _ref_digest(ref: ResultRef | None) -> str:
 
 class CacheBook:
     """The cache keys of one run's task runs: computed, asked for (``cache_key_fn`` calls in
-    flight), and the probes waiting for the store's answer."""
+    flight), the probes waiting for the store's answer, and who computes each key.
+
+    Within one run a key is computed once: a task run whose key another task run of the run
+    is already looking up or computing waits for it, and is served from its result.
+    """
 
     def __init__(self) -> None:
         self.keys: dict[TaskKey, tuple[str, float | None]] = {}
         self.calls: dict[TryKey, TaskKey] = {}  # cache_key_fn calls in flight
         self.probes: list[CacheProbe] = []
+        self._computing: dict[str, TaskKey] = {}  # key -> the task run of this run computing it
+        self._waiting: dict[str, list[TaskKey]] = {}  # key -> task runs waiting for its result
+        self._made: dict[str, CacheEntry] = {}  # entries this run made or was served
+
+    def remembered(self, text: str) -> CacheEntry | None:
+        """The entry for key ``text`` this run already has (made or looked up), if any."""
+        return self._made.get(text)
+
+    def remember(self, entry: CacheEntry) -> None:
+        self._made[entry.key] = entry
 
     def known(self, task: TaskKey) -> bool:
         """Whether ``task``'s key is known (or was given up on): it runs or is probed already."""
         return task in self.keys
 
-    def probe(self, task: TaskKey, text: str, expires: float | None) -> None:
-        """Look ``text`` up before ``task`` runs."""
+    def serve(self, task: TaskKey, text: str, expires: float | None) -> None:
+        """``task`` is served from the entry of ``text`` this run has (see :meth:`remembered`)."""
         self.keys[task] = (text, expires)
+
+    def probe(self, task: TaskKey, text: str, expires: float | None) -> bool:
+        """Look ``text`` up before ``task`` runs; False when another task run of this run is
+        computing that key already (``task`` then waits for its result: see :meth:`finished`)."""
+        self.keys[task] = (text, expires)
+        first = self._computing.setdefault(text, task)
+        if first != task:
+            self._waiting.setdefault(text, []).append(task)
+            return False
         self.probes.append(CacheProbe(key=text, task=task, expires=expires))
+        return True
+
+    def finished(self, task: TaskKey) -> list[TaskKey]:
+        """``task`` ended (with its result, or without one): the task runs that waited for its key."""
+        known = self.keys.get(task)
+        if known is None or self._computing.get(known[0]) != task:
+            return []
+        del self._computing[known[0]]
+        return self._waiting.pop(known[0], [])
+
+    def forget(self, task: TaskKey) -> None:
+        """Look ``task``'s key up again next time (the task run that computed it failed)."""
+        self.keys.pop(task, None)
 
     def give_up(self, task: TaskKey) -> None:
         """Run ``task`` without the cache (its ``cache_key_fn`` failed)."""

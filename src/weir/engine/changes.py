@@ -16,6 +16,7 @@ from weir.clock import Clock
 from weir.states import RunState, TaskState, check_run_transition, check_task_transition
 from weir.store.records import (
     CacheEntry,
+    CallbackCallRecord,
     Changes,
     EventRecord,
     RunChange,
@@ -99,6 +100,10 @@ class ChangeLog:
     def cache_entry(self, entry: CacheEntry) -> None:
         self._changes.cache_entries.append(entry)
 
+    def callback_call(self, record: CallbackCallRecord) -> None:
+        """How one call of callbacks went."""
+        self._changes.callback_calls.append(record)
+
     def set_run(self, old: RunState, new: RunState, at: datetime, **fields: Any) -> None:
         """A compare-and-set of the run's state, with its event.
 
@@ -118,6 +123,11 @@ class ChangeLog:
                 reason=fields.get("reason"),
             )
         )
+
+    @property
+    def pending(self) -> bool:
+        """Whether changes wait to be drained."""
+        return bool(self._touched) or bool(self._changes)
 
     def drain(self) -> Changes:
         """The changes collected since the last call, ready to write."""

@@ -8,6 +8,7 @@ decides an outcome.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,6 +88,7 @@ class RunEnd:
     cancelled: tuple[str, ...]
     stopped: RunState | None = None
     stop_reason: str | None = None
+    tally: str = ""  # how many nodes ended in each state ("3 succeeded, 1 skipped")
 
 
 RUN_RULES: tuple[tuple[Callable[[RunEnd], bool], Callable[[RunEnd], tuple[RunState, str | None]]], ...] = (
@@ -96,7 +98,7 @@ RUN_RULES: tuple[tuple[Callable[[RunEnd], bool], Callable[[RunEnd], tuple[RunSta
         lambda e: bool(e.cancelled),
         lambda e: (RunState.CANCELLED, f"task(s) cancelled: {', '.join(e.cancelled)}"),
     ),
-    (lambda e: True, lambda e: (RunState.SUCCESS, None)),
+    (lambda e: True, lambda e: (RunState.SUCCESS, e.tally or None)),
 )
 
 
@@ -111,4 +113,27 @@ def run_end(nodes: Collection[tuple[str, str]], stopped: RunState | None, reason
         t for t, s in nodes if s in TASK_FAILURES
     )
     cancelled = tuple(t for t, s in nodes if s == TaskState.CANCELLED)
-    return RunEnd(failed=failed, cancelled=cancelled, stopped=stopped, stop_reason=reason)
+    return RunEnd(failed=failed, cancelled=cancelled, stopped=stopped, stop_reason=reason, tally=tally(nodes))
+
+
+#: How each final state reads in a tally, in the order tallies list them.
+_TALLIED = {
+    TaskState.SUCCESS: "succeeded",
+    TaskState.CACHED: "cached",
+    TaskState.SKIPPED: "skipped",
+    TaskState.FAILED: "failed",
+    TaskState.UPSTREAM_FAILED: "upstream failed",
+    TaskState.CANCELLED: "cancelled",
+}
+
+
+def tally(nodes: Collection[tuple[str, str]]) -> str:
+    """How the nodes ended, for a run's reason: ``"all 4 tasks succeeded"`` or ``"3 tasks: 2
+    succeeded, 1 skipped"`` (a mapped node counts once)."""
+    counts = Counter(s for _, s in nodes)
+    if not nodes:
+        return "no tasks to run"
+    if counts.get(TaskState.SUCCESS) == len(nodes):
+        return "its one task succeeded" if len(nodes) == 1 else f"all {len(nodes)} tasks succeeded"
+    parts = [f"{counts[state]} {word}" for state, word in _TALLIED.items() if counts.get(state)]
+    return f"{len(nodes)} task{'s' if len(nodes) != 1 else ''}: " + ", ".join(parts)

@@ -19,17 +19,17 @@ from typing import Any
 from weir.clock import Clock
 from weir.engine import outcomes, tries
 from weir.engine.cache import CacheBook, CacheProbe, cache_key, key_fn_key
+from weir.engine.callbacks import CallbackQueue
 from weir.engine.changes import ChangeLog, Listener
 from weir.engine.items import ItemMaker, inputs_of
 from weir.engine.mapping import sources_of_lengths
 from weir.engine.outcomes import StopReason, TryEnd, Verdict
 from weir.engine.progress import Progress
 from weir.engine.queue import PoolGate, ReadyQueue
+from weir.engine.serving import CacheServing
 from weir.engine.timers import Timers
-from weir.engine.tries import LOST_IN_QUEUE
 from weir.engine.walk import Walk
 from weir.executors.base import (
-    CallbackCall,
     CodeSource,
     Finished,
     Outcome,
@@ -84,7 +84,6 @@ class RunEngine:
     ) -> None:
         self.graph = graph = snapshot.graph
         self.flow_name = snapshot.name
-        self.flow_events = snapshot.flow_events
         self.flow_timeout = snapshot.timeout
         self.run_id = run_id
         self.params = params
@@ -98,7 +97,6 @@ class RunEngine:
         self.lengths: dict[str, int] = {}
         self.tries: dict[TryKey, TryRecord] = {}
         self.inflight: set[TryKey] = set()
-        self.callbacks: list[WorkItem] = []
         self.progress = Progress(graph)
         self.timers = Timers()
         self.log = ChangeLog(run_id, clock, listener)
@@ -110,11 +108,13 @@ class RunEngine:
             logical_date=logical_date,
             data_interval=data_interval,
         )
+        self.callbacks = CallbackQueue(graph, self.items, snapshot.flow_events)
         self.queue = ReadyQueue(graph)
         self.cache = CacheBook()
         self._stopping: dict[TryKey, StopReason] = {}
         self.final: RunState | None = None  # set when the run is being stopped
         self.walk = Walk(self)
+        self.serving = CacheServing(self)
         #: The pools this run's tasks use.
         self.pools = frozenset(n.policy.pool for n in graph.nodes.values() if n.policy.pool)
         self._length_sources = sources_of_lengths(graph)
@@ -175,9 +175,7 @@ class RunEngine:
         """Up to ``free`` work items to hand to the executor now: callbacks, then due retries, then
         ready tasks by priority. Each try gets its next try number here; the loop records it
         before the item leaves. A pooled task goes only when ``pools`` gives it a slot."""
-        items: list[WorkItem] = []
-        while self.callbacks and len(items) < free:
-            items.append(self.callbacks.pop(0))
+        items = self.callbacks.take(free)
         if self.queue.holding:
             free = len(items)
         while len(items) < free and (key := self.queue.pop_due()) is not None:
@@ -196,7 +194,7 @@ class RunEngine:
                     items.append(item)
                 else:
                     text = cache_key(node, record, self.graph, self.task_runs, self.results, self.params)
-                    self.cache.probe(key, text, node.policy.cache.expires)
+                    self.serving.look_up(record, text, node.policy.cache.expires)
                 continue
             if self._admit(record, pools):
                 items.append(self._dispatch(record))
@@ -220,22 +218,17 @@ class RunEngine:
                 self.queue.due.append(key)
 
     def on_cache(self, probe: CacheProbe, hit: CacheEntry | None) -> None:
-        """The answer to a cache probe: reuse ``hit`` (recorded as a ``cached`` try), or run the task."""
+        """The answer to a cache probe: reuse ``hit`` (recorded as a ``cached`` task run, as are
+        the task runs of this run that waited for the same key), or run the task."""
         record = self.task_runs[probe.task]
         if record.state != TaskState.SCHEDULED:
+            self.serving.release_waiters(record, None)
             return
         if hit is None:
             self.queue.push(probe.task)
             return
-        self.results[record.key] = tries.ref_of(hit)
-        if hit.result_length is not None:
-            self.lengths[record.task_id] = hit.result_length
-        record.started_at = record.ended_at = self.clock.now()
-        record.cache_key = hit.key  # no try: the task was not called; the entry holds its result
-        if self.graph.nodes[record.task_id].policy.branch:
-            self.progress.followed[record.task_id] = tries.branch_choice(self.results[record.key])
-        self.move(record, TaskState.CACHED, reason=f"cache hit from run {hit.run_id}")
-        self.walk.task_done(record)
+        self.serving.serve(record, hit)
+        self.serving.release_waiters(record, hit)
 
     def wake_at(self) -> float | None:
         """The monotonic time of the next timer (a retry, a timeout), if any."""
@@ -281,6 +274,11 @@ class RunEngine:
             self._stopping[key] = StopReason.CANCEL
         self.walk.maybe_finish()
         return stop
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether changes wait to be written (see :meth:`drain`)."""
+        return self.log.pending
 
     def drain(self) -> Changes:
         """The changes made since the last call, ready to write."""
@@ -338,6 +336,7 @@ class RunEngine:
         if stopped_for == StopReason.TIMEOUT:
             try_record.error = f"TaskTimeoutError: timed out after {policy.timeout:g} s; the try was stopped"
             retryable = policy.retry.on_timeout  # the worker was killed: its retry rules are read here
+        record.interruptions = 0  # the try ended where it ran: the run of interruptions is over
         verdict = outcomes.judge(
             TryEnd(
                 outcome=report.outcome if report.result is not None or not report.ok else Outcome.FAILED,
@@ -356,20 +355,22 @@ class RunEngine:
             record.ended_at = report.ended_at
             self.move(record, TaskState.CANCELLED, reason=self.reason)
             self.walk.task_done(record)
+            self.serving.release_waiters(record, None)
         elif verdict == Verdict.RETRY:
             try_record.state = TaskState.UP_FOR_RETRY
             self.log.track_try(try_record)
             self.move(record, TaskState.UP_FOR_RETRY, reason=try_record.error)
             wait = policy.retry.wait(record.try_number, self.rand())
             self.timers.retry_at(self.clock.monotonic() + wait, record.key)
-            self._callback(record, "retry", TaskState.UP_FOR_RETRY, try_record)
+            self.callbacks.task(record, "retry", TaskState.UP_FOR_RETRY, try_record)
         else:
             try_record.state = TaskState.FAILED
             self.log.track_try(try_record)
             record.ended_at = report.ended_at
             self.move(record, TaskState.FAILED, reason=try_record.error)
-            self._callback(record, "failure", TaskState.FAILED, try_record)
+            self.callbacks.task(record, "failure", TaskState.FAILED, try_record)
             self.walk.task_done(record)
+            self.serving.release_waiters(record, None)
 
     def _succeeded(self, record: TaskRunRecord, node: Node, try_record: TryRecord, report: Finished) -> None:
         assert report.result is not None
@@ -394,19 +395,22 @@ class RunEngine:
         )
         if entry is not None and not report.complete:
             self.log.cache_entry(entry)
-        self._callback(record, "success", final, try_record)
+            self.cache.remember(entry)
+        self.callbacks.task(record, "success", final, try_record)
         self.walk.task_done(record)
+        self.serving.release_waiters(record, None if report.complete else entry)
 
     def _on_side_call(self, report: Finished) -> None:
         task_key = self.cache.calls.pop(report.key, None)
         if task_key is None:
-            return  # a callback call: its outcome is in its own log, never in the run's
+            self.log.callback_call(self.callbacks.done(report))  # beside the run; its outcome stays
+            return
         record = self.task_runs[task_key]
         if record.state != TaskState.SCHEDULED:
             return  # cancelled while its key was computed: nothing to look up or run
         node = self.graph.nodes[record.task_id]
         if report.ok and report.cache_key is not None:
-            self.cache.probe(task_key, key_fn_key(node, report.cache_key), node.policy.cache.expires)
+            self.serving.look_up(record, key_fn_key(node, report.cache_key), node.policy.cache.expires)
             return
         # cache_key_fn failed: run the task without the cache, and say why in its events.
         self.cache.give_up(task_key)
@@ -417,12 +421,31 @@ class RunEngine:
 
     # -- deciding what comes next ------------------------------------------------------------
 
-    def lost_in_queue(self, record: TaskRunRecord, now: datetime) -> None:
-        """A try recorded as handed out, never seen starting, whose driver went away: record it
-        lost and dispatch the task again with a new try number (not counted against retries)."""
-        self.log.new_try(tries.lost(self.run_id, record, now, LOST_IN_QUEUE))
+    def interrupted(self, record: TaskRunRecord, now: datetime) -> None:
+        """The current try of ``record`` was queued or running when the process driving the run
+        stopped: record it interrupted and run the task again, without spending a retry; after
+        :data:`~weir.engine.tries.MAX_INTERRUPTIONS` in a row the task run fails."""
+        key = (self.run_id, record.task_id, record.map_index, record.try_number)
+        running = self.tries.pop(key, None)
+        error = tries.INTERRUPTED if running is not None else tries.LOST_IN_QUEUE
+        if running is not None:
+            running.state, running.ended_at, running.error = TaskState.INTERRUPTED, now, error
+            self.log.track_try(running)
+            ended = running
+        else:
+            ended = tries.lost(self.run_id, record, now, error)
+            self.log.new_try(ended)
+        record.interruptions += 1
+        if record.interruptions >= tries.MAX_INTERRUPTIONS:
+            record.ended_at = now
+            reason = f"interrupted too often ({record.interruptions} times in a row): {error}"
+            self.move(record, TaskState.FAILED, reason=reason)
+            self.callbacks.task(record, "failure", TaskState.FAILED, ended)
+            self.walk.task_done(record)
+            self.serving.release_waiters(record, None)
+            return
         record.max_tries += 1
-        self.move(record, TaskState.SCHEDULED, reason=LOST_IN_QUEUE)
+        self.move(record, TaskState.SCHEDULED, reason=error)
         self.queue.push(record.key)
 
     def _admit(self, record: TaskRunRecord, pools: PoolGate | None) -> bool:
@@ -447,20 +470,6 @@ class RunEngine:
         record.try_number += 1
         self.move(record, TaskState.QUEUED)
         return self._work_item(record)
-
-    # -- callbacks and the cache -------------------------------------------------------------------
-
-    def _callback(self, record: TaskRunRecord, event: str, state: TaskState, try_record: TryRecord) -> None:
-        if not self.graph.nodes[record.task_id].policy.callbacks.for_event(event):
-            return
-        call = CallbackCall(
-            event=event,
-            state=state,
-            error=try_record.error,
-            traceback=try_record.traceback,
-            task_log=try_record.log_path,
-        )
-        self.callbacks.append(self.items.callback(record.task_id, record.map_index, record.try_number, call))
 
     def _work_item(self, record: TaskRunRecord, kind: WorkKind = WorkKind.TASK) -> WorkItem:
         node = self.graph.nodes[record.task_id]

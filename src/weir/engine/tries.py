@@ -15,13 +15,18 @@ from weir.store.records import CacheEntry, TaskRunRecord, TryRecord
 
 TaskKey = tuple[str, int]
 
-#: The error of a try whose process went away with the one driving the run.
-WORKER_LOST = "worker lost: the process running this try stopped (crash, kill or restart of its driver)"
+#: The error of a try that was running when the process driving its run stopped.
+INTERRUPTED = (
+    "interrupted: the process driving the run stopped while this try ran (crash, kill, restart); "
+    "it runs again and does not count against the task's retries"
+)
 #: The error of a try that left for an executor that went away with its driver before it was seen starting.
 LOST_IN_QUEUE = (
-    "lost before it was seen starting: the process driving the run stopped; "
-    "it is tried again and does not count against the task's retries"
+    "interrupted before it was seen starting: the process driving the run stopped; "
+    "it runs again and does not count against the task's retries"
 )
+#: Interruptions in a row after which a task run fails.
+MAX_INTERRUPTIONS = 3
 
 
 def started(run_id: int, record: TaskRunRecord, at: datetime, worker: str, log_key: str) -> TryRecord:
@@ -63,7 +68,7 @@ def lost(run_id: int, record: TaskRunRecord, at: datetime, error: str) -> TryRec
         task_id=record.task_id,
         map_index=record.map_index,
         number=record.try_number,
-        state=TaskState.FAILED,
+        state=TaskState.INTERRUPTED,
         ended_at=at,
         error=error,
     )

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from weir.engine import outcomes
 from weir.engine.mapping import map_length
-from weir.engine.tries import WORKER_LOST
-from weir.executors.base import CallbackCall, Finished, Outcome
 from weir.graph.model import Node, TaskOutput
 from weir.graph.triggers import Decision
 from weir.states import TASK_TERMINAL, RunState, TaskState
@@ -40,24 +38,10 @@ class Walk:
                 self.consider(self.run.graph.nodes[record.task_id])
             elif state == TaskState.SCHEDULED:
                 self.run.queue.push(record.key)
-            elif state == TaskState.QUEUED:
-                self.run.lost_in_queue(record, now)
+            elif state == TaskState.QUEUED or (state == TaskState.RUNNING and record.map_count is None):
+                self.run.interrupted(record, now)
             elif state == TaskState.UP_FOR_RETRY:
                 self.run.timers.retry_at(mono, record.key)
-            elif state == TaskState.RUNNING and record.map_count is None:
-                key = (self.run.run_id, record.task_id, record.map_index, record.try_number)
-                started = self.run.tries[key].started_at if key in self.run.tries else now
-                self.run.inflight.add(key)
-                self.run.on_finished(
-                    record,
-                    Finished(
-                        key=key,
-                        outcome=Outcome.LOST,
-                        started_at=started or now,
-                        ended_at=now,
-                        error=WORKER_LOST,
-                    ),
-                )
         for task_id, left in list(self.run.progress.elements_left.items()):
             if left == 0 and self.run.task_runs[(task_id, -1)].state == TaskState.RUNNING:
                 self.finish_mapped(task_id)
@@ -177,9 +161,5 @@ class Walk:
                     fields.update(result_data=ref.data, result_path=ref.url)
         self.run.set_run(state, **fields)
         event = "success" if state == RunState.SUCCESS else "failure"
-        if event in self.run.flow_events and state != RunState.CANCELLED:
-            self.run.callbacks.append(
-                self.run.items.callback(
-                    "", -1, 0, CallbackCall(event=event, state=state, reason=self.run.reason)
-                )
-            )
+        if state != RunState.CANCELLED:
+            self.run.callbacks.flow(event, state, self.run.reason)

@@ -175,12 +175,16 @@ class Capabilities:
             segfault) is reported as a lost worker instead of taking the driver down.
         shares_filesystem: its workers see this machine's files (local folders work as stores).
         reusable: one started instance can serve many runs in a process (a pool kept alive).
+        runs_in_poll: nothing runs until :meth:`Executor.poll` is called with a wait (the inline
+            executor), so the driver may record what it handed out just before that wait
+            instead of before each hand-out.
     """
 
     interrupts: bool = True
     isolates: bool = True
     shares_filesystem: bool = True
     reusable: bool = False
+    runs_in_poll: bool = False
 
 
 class Executor(ABC):
@@ -192,7 +196,13 @@ class Executor(ABC):
     @property
     @abstractmethod
     def slots(self) -> int:
-        """How many work items may run at once."""
+        """How many work items may be in flight (handed over and not yet finished) at once."""
+
+    @property
+    def parallelism(self) -> int:
+        """How many work items run at the same moment (at most :attr:`slots`; the others of
+        those in flight wait in the executor for a worker)."""
+        return self.slots
 
     def start(self) -> None:  # noqa: B027 - optional hook
         """Get ready to run (start processes, connect to a cluster)."""

@@ -31,7 +31,9 @@ class InlineExecutor(Executor):
     name = "inline"
     # One try at a time in the driving thread: a running try cannot be stopped from outside
     # (its timeout interrupts its Python code with SIGALRM), and a crash of it is the driver's.
-    capabilities = Capabilities(interrupts=False, isolates=False, shares_filesystem=True, reusable=False)
+    capabilities = Capabilities(
+        interrupts=False, isolates=False, shares_filesystem=True, reusable=False, runs_in_poll=True
+    )
 
     def __init__(self, project_root: Path | None = None) -> None:
         self._project_root = project_root

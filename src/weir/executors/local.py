@@ -8,6 +8,12 @@ imported, so a flow's code is loaded once per worker, not once per try.
 
 A worker that dies under a try (killed, crashed, ``os._exit``) is noticed at once (its
 socket closes), its try is reported lost, and a replacement is started.
+
+Each try starts from the worker's own state and ends every process it started, including those
+that escaped its process group with ``setsid`` (Linux; elsewhere only what stays in the worker's
+process group or below it): see :mod:`weir.worker.hygiene`. A worker a try left changed beyond
+repair (a lowered hard resource limit), or that has run ``max_tries_per_worker`` tries, says so
+before its last report and exits; a new worker takes its place.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from weir.executors.base import Capabilities, Executor, Finished, Outcome, Report, Started, TryKey, WorkItem
+from weir.worker.processes import kill_process_tree
 
 if TYPE_CHECKING:
     from weir.settings import Settings
@@ -45,13 +52,17 @@ def _now() -> datetime:
 
 def create(settings: Settings) -> LocalExecutor:
     """The registry's factory: a pool of ``settings.pool_size`` worker processes."""
-    return LocalExecutor(size=settings.pool_size, project_root=settings.project_root)
+    return LocalExecutor(
+        size=settings.pool_size,
+        project_root=settings.project_root,
+        max_tries_per_worker=settings.max_tries_per_worker,
+    )
 
 
 class _Worker:
     """One worker process, its connection, and what the parent knows about it."""
 
-    def __init__(self, project_root: Path | None = None) -> None:
+    def __init__(self, project_root: Path | None = None, max_tries: int = 0) -> None:
         parent_end, child_end = socket.socketpair()
         try:
             self.popen = subprocess.Popen(
@@ -73,13 +84,21 @@ class _Worker:
         self.item: WorkItem | None = None
         self.started_at: datetime | None = None
         self.spoke = False  # has sent a message: it started and loaded weir
+        self.retiring = False  # exits after its current try: send it no other
         self.alive = True
         with contextlib.suppress(OSError):
             root = str(project_root) if project_root is not None else os.getcwd()
-            self.conn.send({"sys_path": list(sys.path), "cwd": os.getcwd(), "project_root": root})
+            self.conn.send(
+                {"sys_path": list(sys.path), "cwd": os.getcwd(), "project_root": root, "max_tries": max_tries}
+            )
 
     def kill(self) -> None:
-        """SIGKILL the worker and everything in its process group, and reap it."""
+        """SIGKILL the worker, every process below it and everything in its process group, and
+        reap it."""
+        # The processes its try started, even those that left its group: the worker adopts them
+        # (a subreaper), so they are below it until it dies.
+        with contextlib.suppress(OSError):
+            kill_process_tree(self.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
@@ -135,6 +154,9 @@ class LocalExecutor(Executor):
 
     Args:
         size: how many worker processes (and so how many tries at once).
+        project_root: the folder flow files are named relative to (default: the current one).
+        max_tries_per_worker: tries after which a worker exits and a new one replaces it, as
+            Celery's ``max_tasks_per_child`` (0: no limit).
 
     Tries submitted while every worker is busy wait in a FIFO queue. :meth:`shutdown`
     (also run at interpreter exit) stops the workers; workers exit by themselves when the
@@ -144,11 +166,14 @@ class LocalExecutor(Executor):
     name = "local"
     capabilities = Capabilities(interrupts=True, isolates=True, shares_filesystem=True, reusable=True)
 
-    def __init__(self, size: int, project_root: Path | None = None) -> None:
+    def __init__(self, size: int, project_root: Path | None = None, max_tries_per_worker: int = 0) -> None:
         if size < 1:
             raise ValueError(f"a local executor needs at least one worker, not {size}")
+        if max_tries_per_worker < 0:
+            raise ValueError(f"max_tries_per_worker must be 0 (no limit) or more, not {max_tries_per_worker}")
         self._size = size
         self._project_root = project_root
+        self._max_tries = max_tries_per_worker
         self._workers: dict[int, _Worker] = {}  # by pid
         self._queue: deque[WorkItem] = deque()
         self._reports: list[Report] = []  # made here (cancelled, lost on send), reported on next poll
@@ -161,7 +186,14 @@ class LocalExecutor(Executor):
 
     @property
     def slots(self) -> int:
-        """How many tries run at once: the number of workers."""
+        """How many tries may be in flight: one running on each worker and one waiting for each,
+        so a worker that finishes a try starts the next at once, while the scheduler records it
+        (tries run at most one per worker)."""
+        return 2 * self._size
+
+    @property
+    def parallelism(self) -> int:
+        """One try per worker."""
         return self._size
 
     @property
@@ -251,8 +283,10 @@ class LocalExecutor(Executor):
                         worker=f"pid {worker.pid}",
                     )
                 )
-                self._spawn()
-        self._dispatch()
+                if not worker.retiring:  # else its successor is already started
+                    self._spawn()
+        # No dispatch here: the caller may be cancelling the run's other tries, queued ones
+        # included, which must not reach the new worker first; the next poll hands work out.
 
     def shutdown(self) -> None:
         """Stop the workers: ask them to exit, wait up to 2 s, then kill the rest. Idempotent."""
@@ -264,13 +298,13 @@ class LocalExecutor(Executor):
     def _spawn(self) -> None:
         if not self._finalizer.alive:
             return
-        worker = _Worker(self._project_root)
+        worker = _Worker(self._project_root, self._max_tries)
         self._workers[worker.pid] = worker
 
     def _dispatch(self) -> None:
         """Hand queued items to idle workers, oldest first."""
         while self._queue:
-            worker = next((w for w in self._workers.values() if w.item is None), None)
+            worker = next((w for w in self._workers.values() if w.item is None and not w.retiring), None)
             if worker is None:
                 if not self._workers:
                     self._fail_queue()
@@ -297,9 +331,14 @@ class LocalExecutor(Executor):
             except OSError:
                 self._lost(worker)
 
-    def _receive(self, worker: _Worker, message: Report) -> None:
+    def _receive(self, worker: _Worker, message: Report | tuple[str]) -> None:
         worker.spoke = True
         self._failed_starts = 0
+        if isinstance(message, tuple):  # ("retiring",): it exits after this try; start its successor now
+            if not worker.retiring:
+                worker.retiring = True
+                self._spawn()
+            return
         if worker.item is None or message.key != worker.item.key:
             return  # not the try it is running now (cannot happen with one try at a time)
         if isinstance(message, Started):
@@ -313,7 +352,6 @@ class LocalExecutor(Executor):
         """``worker``'s socket closed: reap it, report its try lost, start a replacement."""
         reason = _death(worker.reap())
         self._workers.pop(worker.pid, None)
-        self._last_death = reason
         if worker.item is not None:
             self._reports.append(
                 Finished(
@@ -325,6 +363,9 @@ class LocalExecutor(Executor):
                     worker=f"pid {worker.pid}",
                 )
             )
+        if worker.retiring:
+            return  # it exited as it said it would; its successor is already started
+        self._last_death = reason
         if not worker.spoke:
             self._failed_starts += 1
             if self._failed_starts >= _MAX_FAILED_STARTS:

@@ -49,6 +49,7 @@ class Opaque:
     text: str
     type_name: str
     length: int | None = None
+    digest: str | None = None  # of its pickled content: what cache keys compare
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,8 +13,12 @@ The JSON form carries ``format``; :func:`snapshot_from_json` reads every format 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
+import pickle
+import re
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -196,7 +200,9 @@ def encode(value: Any) -> Any:
     """A template (argument structure with markers) as JSON data; see :func:`decode`.
 
     Markers become ``{"$task": id}``, ``{"$param": name}``, ``{"$element": 1}``; tuples, dicts and
-    non-finite floats are tagged; any other object becomes ``{"$opaque": repr, ...}``.
+    non-finite floats are tagged; sets are sorted; any other object becomes
+    ``{"$opaque": repr, "digest": ...}``, the digest of its pickled content (so equal constants
+    give equal cache keys across runs, and different ones never share a key).
     """
     if value is None or isinstance(value, bool | int | str):
         return value
@@ -209,7 +215,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, MapElement):
         return {"$element": 1}
     if isinstance(value, Opaque):
-        return {"$opaque": value.text, "type": value.type_name, "len": value.length}
+        return {"$opaque": value.text, "type": value.type_name, "len": value.length, "digest": value.digest}
     if isinstance(value, list):
         return [encode(item) for item in value]
     if type(value) is tuple:
@@ -218,12 +224,20 @@ def encode(value: Any) -> Any:
         if all(isinstance(key, str) for key in value):
             return {"$dict": {key: encode(item) for key, item in value.items()}}
         return {"$items": [[encode(key), encode(item)] for key, item in value.items()]}
+    if type(value) in (set, frozenset):
+        items = sorted((encode(item) for item in value), key=lambda item: json.dumps(item, sort_keys=True))
+        return {"$set": items, "frozen": type(value) is frozenset}
     try:
         length: int | None = len(value)
     except Exception:
         length = None
     kind = type(value)
-    return {"$opaque": _short_repr(value), "type": f"{kind.__module__}.{kind.__qualname__}", "len": length}
+    return {
+        "$opaque": _short_repr(value),
+        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "len": length,
+        "digest": _content_digest(value),
+    }
 
 
 def decode(data: Any) -> Any:
@@ -246,8 +260,16 @@ def decode(data: Any) -> Any:
         return {_hashable(decode(key)): decode(item) for key, item in data["$items"]}
     if "$float" in data:
         return float(data["$float"])
+    if "$set" in data:
+        items = [_hashable(decode(item)) for item in data["$set"]]
+        return frozenset(items) if data.get("frozen") else set(items)
     if "$opaque" in data:
-        return Opaque(text=data["$opaque"], type_name=data.get("type", ""), length=data.get("len"))
+        return Opaque(
+            text=data["$opaque"],
+            type_name=data.get("type", ""),
+            length=data.get("len"),
+            digest=data.get("digest"),
+        )
     raise SnapshotError(f"unknown template item {sorted(data)!r}")
 
 
@@ -255,12 +277,45 @@ def _hashable(key: Any) -> Any:
     return key if not isinstance(key, list) else tuple(key)
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def _short_repr(value: Any) -> str:
+    """What a constant shows: its repr, without memory addresses (they change every load)."""
     try:
-        text = repr(value)
+        text = _ADDRESS.sub("", repr(value))
     except Exception:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _content_digest(value: Any) -> str:
+    """The digest of a constant's content, equal in every process for equal content: its pickle,
+    with classes and functions named rather than pickled (so a class defined in a flow file
+    needs no import, and a function is known by its name and code). A constant that cannot be
+    pickled is known by its full repr (addresses included: two such constants never look equal,
+    and its flow gets a new version each time it is loaded)."""
+    buffer = io.BytesIO()
+    try:
+        _NamingPickler(buffer, protocol=5).dump(value)
+        data = buffer.getvalue()
+    except Exception:
+        try:
+            data = repr(value).encode()
+        except Exception:
+            data = f"{type(value).__qualname__}@{id(value)}".encode()
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class _NamingPickler(pickle.Pickler):
+    def persistent_id(self, obj: Any) -> str | None:
+        if isinstance(obj, type | types.ModuleType | types.BuiltinFunctionType):
+            return f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', obj.__name__)}"
+        if isinstance(obj, types.FunctionType):
+            code = obj.__code__
+            body = hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
+            return f"{obj.__module__}:{obj.__qualname__}:{body}"
+        return None
 
 
 # -- the graph and the snapshot as JSON ------------------------------------------------------------------

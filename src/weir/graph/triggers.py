@@ -1,7 +1,10 @@
 """Trigger rules: when a task runs, given the states of its upstream task runs.
 
-The rules are Airflow's. :func:`decide` is pure: the scheduler calls it with the
-final states of a node's upstream nodes seen so far and gets one decision.
+:func:`decide` is pure: the engine calls it with the final states of a node's upstream nodes
+seen so far and gets one decision, as soon as the outcome is certain (as Airflow decides):
+``all_success`` is upstream-failed the moment one upstream fails, ``all_failed`` skipped the
+moment one succeeds, without waiting for the others. Where weir's rules differ from Airflow's
+on purpose, docs/concepts.md lists the differences ("Trigger rules").
 """
 
 from __future__ import annotations
@@ -45,8 +48,11 @@ def decide(rule: TriggerRule, upstream: Collection[TaskState], total: int) -> De
         upstream: the terminal states of the upstream nodes that have finished so far.
         total: how many upstream nodes there are.
 
-    A node with no upstream always runs. ``one_success`` and ``one_failed`` fire as soon
-    as one upstream matches; every other rule waits until all upstream nodes are done.
+    A node with no upstream always runs. Each rule decides the moment its outcome is certain:
+    ``one_success``/``one_failed`` run when one upstream matches; ``all_success`` and
+    ``none_failed`` are upstream-failed when one upstream failed; ``all_success`` and
+    ``none_skipped`` are skipped when one was skipped; ``all_failed`` is skipped when one
+    succeeded or was skipped; otherwise a rule waits until every upstream is done.
     """
     return decide_counts(rule, UpstreamCounts.of(upstream), total)
 
@@ -82,28 +88,35 @@ def decide_counts(rule: TriggerRule, counts: UpstreamCounts, total: int) -> Deci
     if total == 0:
         return Decision.RUN
     done, ok, failed, skipped = counts.done, counts.ok, counts.failed, counts.skipped
+    all_done = done >= total
     if rule == TriggerRule.ONE_SUCCESS:
         if ok:
             return Decision.RUN
-        if done < total:
+        if not all_done:
             return Decision.WAIT
         return Decision.UPSTREAM_FAILED if failed == total else Decision.SKIP
     if rule == TriggerRule.ONE_FAILED:
         if failed:
             return Decision.RUN
-        return Decision.WAIT if done < total else Decision.SKIP
-    if done < total:
-        return Decision.WAIT
+        return Decision.SKIP if all_done else Decision.WAIT
     if rule == TriggerRule.ALL_SUCCESS:
         if failed:
             return Decision.UPSTREAM_FAILED
-        return Decision.SKIP if skipped else Decision.RUN
-    if rule in (TriggerRule.ALL_DONE, TriggerRule.ALWAYS):
-        return Decision.RUN
+        if skipped:
+            return Decision.SKIP
+        return Decision.RUN if all_done else Decision.WAIT
     if rule == TriggerRule.ALL_FAILED:
-        return Decision.RUN if failed == total else Decision.SKIP
+        if ok or skipped:
+            return Decision.SKIP
+        return Decision.RUN if all_done else Decision.WAIT
     if rule == TriggerRule.NONE_FAILED:
-        return Decision.UPSTREAM_FAILED if failed else Decision.RUN
+        if failed:
+            return Decision.UPSTREAM_FAILED
+        return Decision.RUN if all_done else Decision.WAIT
     if rule == TriggerRule.NONE_SKIPPED:
-        return Decision.SKIP if skipped else Decision.RUN
+        if skipped:
+            return Decision.SKIP
+        return Decision.RUN if all_done else Decision.WAIT
+    if rule in (TriggerRule.ALL_DONE, TriggerRule.ALWAYS):
+        return Decision.RUN if all_done else Decision.WAIT
     raise AssertionError(f"unhandled trigger rule {rule}")

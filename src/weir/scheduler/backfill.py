@@ -47,6 +47,17 @@ class Report:
     def unfinished(self) -> list[Item]:
         return [item for item in self.driven if item.state in (None, "queued", "running")]
 
+    def done(self, action: str) -> int:
+        """How many intervals had ``action`` carried out (a stopped backfill did not reach all)."""
+        return sum(
+            item.action == action and (item.done or item.action not in TO_DRIVE) for item in self.items
+        )
+
+    @property
+    def not_started(self) -> list[Item]:
+        """Intervals the backfill was to act on and did not reach (it was stopped first)."""
+        return [item for item in self.items if item.action in TO_DRIVE and not item.done]
+
 
 def backfill(
     ctx: Context,
@@ -135,6 +146,7 @@ def _start(
 ) -> RunEngine | None:
     if not plan.prepare(ctx, snapshot, item, values):
         return None
+    item.done = True  # made, freed or cleared: in the store now, whatever follows
     assert item.run_id is not None
     try:
         engine = loop.add(item.run_id, listener)

@@ -1,10 +1,13 @@
 """The loop that drives runs: one executor, any number of run engines, one store.
 
-Each step writes what the engines changed and takes the work they have ready, in one
-transaction, *before* the work items leave for the executor (so every try number handed out is
-recorded); then it takes the reports that are there, or waits for one (or for a timer). A
-finished task wakes the loop at once; the loop also wakes for timers (retries, timeouts) and, a
-few times a second while runs are active, to look for cancel requests.
+Each step takes the work the engines have ready and, when any leaves, writes what the engines
+changed in one transaction *before* the work items go to the executor (so every try number handed
+out is recorded); then it takes the reports that are there, or, when there are none, writes what
+is still unwritten and waits for one (or for a timer). So reports that arrive together share a
+transaction, and nothing is ever waited on unwritten. A pooled task is taken in the transaction
+that records it (pool slots are counted from the store). A finished task wakes the loop at once;
+the loop also wakes for timers (retries, timeouts) and, a few times a second while runs are
+active, to look for cancel requests.
 
 Every write for a run carries the fencing token this owner got when it claimed the run; a run
 whose token changed (another owner adopted it after this one's lease ran out), or whose rows
@@ -45,6 +48,8 @@ log = logging.getLogger("weir.scheduler")
 CANCEL_CHECK = 0.25
 #: Seconds between looks at pools while tasks wait for a slot (other processes free them too).
 POOL_CHECK = 1.0
+#: Seconds at most that an engine's changes stay unwritten while reports keep coming.
+WRITE_WITHIN = 0.1
 
 
 class Loop:
@@ -84,6 +89,7 @@ class Loop:
         self._conn = store.connect()
         self._next_cancel_check = 0.0
         self._next_pool_check = 0.0
+        self._write_by = 0.0
 
     def register(self) -> None:
         """Record this owner with a lease, kept by heartbeat (before it claims any run)."""
@@ -162,6 +168,8 @@ class Loop:
         for item in self._write_and_take():
             self.executor.submit(item)
         reports = self.executor.poll(0)
+        if not reports or self.clock.monotonic() >= self._write_by:
+            self._write_and_take(take=False)
         if not reports:
             self._housekeeping()
             self._retire()
@@ -207,29 +215,44 @@ class Loop:
     # -- one step -------------------------------------------------------------------------------
 
     def _write_and_take(self, *, take: bool = True) -> list[WorkItem]:
+        """Take ready work (``take``) and write every engine's changes; with ``take``, the write
+        happens only when work leaves (or a pooled run needs the store to take it)."""
         if not self.engines:
             return []
-        items: list[WorkItem] = []
+        items: list[WorkItem] | None = None
+        if take and not any(e.pools for e in self.engines.values()):
+            items = self._take(None)  # in memory: nothing to write unless work leaves
+            if not items or self.executor.capabilities.runs_in_poll:
+                return items  # nothing runs before the write that precedes the next wait
+        elif not take and not any(e.has_changes for e in self.engines.values()):
+            return []
         writes: dict[int, Changes] = {}
         try:
             with self._conn.begin():
-                if take:
+                if take and items is None:
                     items = self._take(self._conn)
                 writes = {rid: e.drain() for rid, e in self.engines.items()}
                 writes = {rid: c for rid, c in writes.items() if c}
                 if writes:
                     self._apply(self._conn, writes)
         except StaleStateError as exc:
-            return self._isolate(writes, items, exc)
+            return self._isolate(writes, items or [], exc)
+        self._write_by = self.clock.monotonic() + WRITE_WITHIN
         if writes and faults.armed():
             _crash_points(writes.values())
-        return items
+        return items or []
 
-    def _take(self, conn: Connection) -> list[WorkItem]:
+    def _take(self, conn: Connection | None) -> list[WorkItem]:
+        """Ready work for the free slots; ``conn`` (the step's transaction) is needed only when a
+        run has pooled tasks (without it, cache keys are looked up in a read of their own)."""
         pooled = [e for e in self.engines.values() if e.pools]
         gate = None
         mono = self.clock.monotonic()
-        if pooled and (mono >= self._next_pool_check or any(e.has_ready_work for e in pooled)):
+        if (
+            conn is not None
+            and pooled
+            and (mono >= self._next_pool_check or any(e.has_ready_work for e in pooled))
+        ):
             self._next_pool_check = mono + POOL_CHECK
             gate = gate_for(conn, {p for e in pooled for p in e.pools})
             for engine in pooled:
@@ -244,7 +267,12 @@ class Loop:
             probing = [e for e in self.engines.values() if e.cache_probes]
             if not probing:
                 return items
-            found = cache.lookup(conn, [p.key for e in probing for p in e.cache_probes], self.clock.now())
+            keys = [p.key for e in probing for p in e.cache_probes]
+            if conn is not None:
+                found = cache.lookup(conn, keys, self.clock.now())
+            else:
+                with self._conn.begin():
+                    found = cache.lookup(self._conn, keys, self.clock.now())
             for engine in probing:
                 for probe in engine.take_cache_probes():
                     engine.on_cache(probe, found.get(probe.key))

@@ -15,13 +15,11 @@ on SQLite: run one scheduler per SQLite store); a run whose driver's lease ran o
 
 from __future__ import annotations
 
-import glob as globlib
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from weir.clock import Clock, SystemClock
@@ -31,9 +29,11 @@ from weir.control.backfill import scheduled_key
 from weir.control.context import Context
 from weir.control.files import FlowFiles
 from weir.control.liveness import reap_local
+from weir.control.retention import clean
 from weir.errors import DuplicateRunError, WeirError
 from weir.scheduler.leases import new_owner
 from weir.scheduler.loop import Loop
+from weir.scheduler.sensors import FileSensor
 from weir.settings import Settings
 from weir.states import RunState
 from weir.store import flows, owners, runs
@@ -50,6 +50,11 @@ REFRESH = 5.0
 WATCH = 1.0
 #: Seconds between looks for owners on this host whose process is gone.
 REAP = 5.0
+#: Seconds between cleans of old runs (with ``retention_days`` set), and the most runs one
+#: clean deletes so that a pass stays short; a clean that stops there goes on a minute later.
+RETAIN = 3600.0
+RETAIN_LIMIT = 2000
+RETAIN_AGAIN = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +104,9 @@ class Scheduler:
         self._next_refresh = 0.0
         self._next_watch = 0.0
         self._next_reap = 0.0
+        self._next_retain = 0.0
         self._next_fire: dict[str, datetime | None] = {}
+        self.sensor = FileSensor()
 
     @property
     def registrar(self) -> Registrar:
@@ -146,6 +153,9 @@ class Scheduler:
             self._next_watch = mono + WATCH
             self.watch_files()
         self.take_runs()
+        # Real time, as for reaping: a fake clock would never move the hourly clean along.
+        if self.settings.retention_days > 0 and time.monotonic() >= self._next_retain:
+            self._next_retain = time.monotonic() + self.apply_retention()
         self.metrics.PASS_SECONDS.observe(time.perf_counter() - started)
         return self.created[made_before:]
 
@@ -242,7 +252,8 @@ class Scheduler:
     # -- file sensors -------------------------------------------------------------------------------
 
     def watch_files(self) -> None:
-        """One run per new file matching a flow's ``on_file`` pattern, with the path as a param."""
+        """One run per new file matching a flow's ``on_file`` pattern (relative to the project
+        root) once it has settled, with the path as a param (see :mod:`weir.scheduler.sensors`)."""
         watching = {
             n: s for n, s in self.flows.items() if s.schedule_spec is not None and s.schedule_spec.files
         }
@@ -257,22 +268,34 @@ class Scheduler:
                 continue
             takes_path = any(p.name == "path" for p in snapshot.params)
             for watch in spec.files:
-                pattern = watch.glob
-                full = pattern if Path(pattern).is_absolute() else str(self._folder_of(snapshot) / pattern)
-                for match in sorted(globlib.glob(full, recursive=True)):
-                    path = Path(match).resolve()
-                    try:
-                        mtime = path.stat().st_mtime_ns
-                    except OSError:
-                        continue
-                    params = {"path": str(path)} if takes_path else {}
-                    self._create(snapshot, trigger="file", key=f"file:{name}:{path}:{mtime}", params=params)
+                for file in self.sensor.settled(
+                    name, watch, self.settings.project_root, self.clock.monotonic()
+                ):
+                    params = {"path": str(file.path)} if takes_path else {}
+                    key = f"file:{name}:{file.path}:{file.digest}"
+                    self._create(snapshot, trigger="file", key=key, params=params)
 
-    def _folder_of(self, snapshot: FlowSnapshot) -> Path:
-        """The folder of a flow's file: relative file patterns are read from there."""
-        target = Path(snapshot.code.target)
-        path = target if target.is_absolute() else self.settings.project_root / target
-        return path.parent
+    # -- retention ------------------------------------------------------------------------------------
+
+    def apply_retention(self) -> float:
+        """Delete the ended runs older than ``retention_days`` (as ``weir db clean``, recorded
+        for this scheduler); returns the seconds until the next clean. Never raises: a failed
+        clean is logged, and tried again at the next hour."""
+        try:
+            report = clean(self.ctx, timedelta(days=self.settings.retention_days), limit=RETAIN_LIMIT)
+        except Exception:
+            log.exception("retention: cleaning runs older than %s days failed", self.settings.retention_days)
+            return RETAIN
+        if report.runs:
+            log.info(
+                "retention: removed %d runs that ended before %s (%d tries, %d log files, %d result files)",
+                report.runs,
+                report.cutoff.isoformat(timespec="seconds"),
+                report.tries,
+                report.log_files,
+                report.result_files,
+            )
+        return RETAIN_AGAIN if report.limited else RETAIN
 
     # -- taking queued runs -------------------------------------------------------------------------------
 

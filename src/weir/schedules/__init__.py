@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from weir.schedules.base import Schedule, ScheduleError
 from weir.schedules.combined import AnyOf
 from weir.schedules.cron import PRESETS, Cron
-from weir.schedules.events import OnEvent, OnFile
+from weir.schedules.events import SETTLE, OnEvent, OnFile
 from weir.schedules.interval import Every
 from weir.schedules.spec import (
     DueRun,
@@ -104,10 +104,12 @@ def on_event(name: str) -> OnEvent:
     return OnEvent(name)
 
 
-def on_file(glob: str) -> OnFile:
-    """Run the flow when a file matching ``glob`` appears.
+def on_file(glob: str, *, settle: float = SETTLE) -> OnFile:
+    """Run the flow once for each new file matching ``glob`` (relative to the project root), when
+    the file has stopped changing for ``settle`` seconds (default 5); a rewritten file runs it
+    again only when its content changed.
 
     Raises:
-        ScheduleError: ``field == "on_file"`` for an empty pattern.
+        ScheduleError: ``field == "on_file"`` for an empty pattern or a negative ``settle``.
     """
-    return OnFile(glob)
+    return OnFile(glob, settle)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from weir.errors import ScheduleError
 
 __all__ = ["Schedule", "ScheduleError", "as_utc"]
+
+_TICK = timedelta(microseconds=1)  # the resolution of datetime: "at or before t" is "before t + _TICK"
 
 
 def as_utc(t: datetime, name: str = "t") -> datetime:
@@ -58,3 +60,20 @@ class Schedule(ABC):
         if start is None:
             raise ValueError(f"{self.describe()} has no fire time before {end.isoformat()}")
         return start, end
+
+    def latest_interval(self, now: datetime) -> tuple[datetime, datetime] | None:
+        """The data interval that ended last at ``now``, as in Airflow (None when none has ended).
+
+        It ends at the last fire time at or before ``now``: an interval that ends exactly at
+        ``now`` has ended, so a run made at a fire time gets the interval that fire time closes.
+
+        Raises:
+            ValueError: ``now`` is naive.
+        """
+        end = self.previous_before(as_utc(now, "now") + _TICK)
+        if end is None:
+            return None
+        try:
+            return self.interval_for(end)
+        except ValueError:  # the first fire time there is: no interval ends at it
+            return None

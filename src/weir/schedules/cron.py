@@ -1,8 +1,10 @@
 """Cron schedules in an IANA timezone, with Vixie cron's daylight-saving rules.
 
-croniter does the calendar arithmetic on naive wall-clock times; this module maps each wall time
-to UTC itself, because croniter's own handling of a repeated hour differs from Vixie cron (it runs
-a fixed-time job in both copies of the hour). The rules, as Vixie cron documents them:
+The fields are read as Vixie cron reads them (:mod:`weir.schedules.cron_fields`): day of month and
+day of week combine with OR only when neither begins with ``*``, otherwise with AND. croniter does
+the calendar arithmetic on naive wall-clock times; this module maps each wall time to UTC itself,
+because croniter's own handling of a repeated hour differs from Vixie cron (it runs a fixed-time
+job in both copies of the hour). The daylight-saving rules, as Vixie cron documents them:
 
 - a job whose minute and hour fields are both fixed (they do not begin with ``*``) runs once in a
   repeated hour (the first time the wall clock shows it) and, when its wall time is skipped, once
@@ -21,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, CroniterError, croniter
 
 from weir.schedules.base import Schedule, ScheduleError, as_utc
+from weir.schedules.cron_fields import CronFields, parse_fields
 
 PRESETS: dict[str, str] = {
     "@hourly": "0 * * * *",
@@ -70,7 +73,7 @@ class Cron(Schedule):
     expr: str
     tz: str = field(default="UTC", kw_only=True)
     _zone: ZoneInfo = field(init=False, repr=False, compare=False)
-    _wildcard: bool = field(init=False, repr=False, compare=False)
+    _fields: CronFields = field(init=False, repr=False, compare=False)
     _template: croniter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +94,11 @@ class Cron(Schedule):
                 "schedule", f"cron expression {expr!r} has {len(fields)} fields, expected 5 ({_FIELDS})"
             )
         try:
-            template = croniter(expanded, datetime(2000, 1, 1))
+            parsed = parse_fields(expanded)
+        except ValueError as exc:
+            raise ScheduleError("schedule", f"invalid cron expression {expr!r}: {exc}") from None
+        try:
+            template = croniter(parsed.croniter_expr(), datetime(2000, 1, 1), day_or=parsed.day_or)
             copy.copy(template).get_next(datetime)
         except CroniterBadDateError:
             raise ScheduleError(
@@ -102,9 +109,13 @@ class Cron(Schedule):
         object.__setattr__(self, "expr", expr)
         object.__setattr__(self, "tz", zone.key)
         object.__setattr__(self, "_zone", zone)
+        object.__setattr__(self, "_fields", parsed)
         object.__setattr__(self, "_template", template)
-        # Vixie cron's MIN_STAR / HR_STAR: the field begins with "*".
-        object.__setattr__(self, "_wildcard", fields[0].startswith("*") or fields[1].startswith("*"))
+
+    @property
+    def fields(self) -> CronFields:
+        """The values each field allows, read as Vixie cron reads them."""
+        return self._fields
 
     @property
     def zone(self) -> ZoneInfo:
@@ -114,7 +125,7 @@ class Cron(Schedule):
     @property
     def follows_wall_clock(self) -> bool:
         """True when the minute or hour field is a wildcard: DST repeats and skips with the clock."""
-        return self._wildcard
+        return self._fields.follows_wall_clock
 
     def describe(self) -> str:
         return f"cron {self.expr!r} ({self.tz})"
@@ -215,9 +226,9 @@ class Cron(Schedule):
         if first == second:
             return [first]
         if first < second:  # the wall time repeats (fall back)
-            return [first, second] if self._wildcard else [first]
+            return [first, second] if self._fields.follows_wall_clock else [first]
         # The wall time is skipped (spring forward); PEP 495 gives the gap's fold=1 time the later offset.
-        return [] if self._wildcard else [self._gap_end(second, first)]
+        return [] if self._fields.follows_wall_clock else [self._gap_end(second, first)]
 
     def _gap_end(self, before: datetime, after: datetime) -> datetime:
         """The transition instant in ``(before, after]``: the first instant with the post-gap offset."""

@@ -38,19 +38,31 @@ class OnEvent:
         return f"on event {self.name!r}"
 
 
+#: Seconds a file's size and modification time must stay the same before it starts a run.
+SETTLE = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class OnFile:
-    """Start a run when a file matching ``glob`` appears (``*``, ``?``, ``[...]`` and ``**``).
+    """Start one run per new file matching ``glob`` (``*``, ``?``, ``[...]`` and ``**``; relative
+    to the project root), once it has stopped changing: its size and modification time the same
+    for ``settle`` seconds. A file rewritten later starts another run only when its content
+    (its hash) changed.
 
     Raises:
-        ScheduleError: ``field == "on_file"`` for an empty glob.
+        ScheduleError: ``field == "on_file"`` for an empty glob or a negative ``settle``.
     """
 
     glob: str
+    settle: float = SETTLE
 
     def __post_init__(self) -> None:
         if not isinstance(self.glob, str) or not self.glob.strip():
             raise ScheduleError("on_file", f"expected a non-empty glob pattern, got {self.glob!r}")
+        if isinstance(self.settle, bool) or not isinstance(self.settle, int | float) or not self.settle >= 0:
+            raise ScheduleError(
+                "on_file", f"settle must be a number of seconds, 0 or more, not {self.settle!r}"
+            )
 
     def describe(self) -> str:
         return f"on file {self.glob!r}"

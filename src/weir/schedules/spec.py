@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from weir.schedules.base import Schedule, ScheduleError, as_utc
 from weir.schedules.combined import AnyOf
 from weir.schedules.cron import Cron, load_zone
-from weir.schedules.events import OnEvent, OnFile
+from weir.schedules.events import SETTLE, OnEvent, OnFile
 from weir.schedules.interval import Every
 
 Trigger: TypeAlias = Schedule | OnEvent | OnFile
@@ -65,7 +65,7 @@ class ScheduleSpec:
     start: datetime | None = None
     end: datetime | None = None
     catchup: bool = False
-    max_active_runs: int = 1
+    max_active_runs: int = 16
     paused: bool = False
 
     def __post_init__(self) -> None:
@@ -143,7 +143,7 @@ class ScheduleSpec:
             start=_from_iso(data.get("start")),
             end=_from_iso(data.get("end")),
             catchup=data.get("catchup", False),
-            max_active_runs=data.get("max_active_runs", 1),
+            max_active_runs=data.get("max_active_runs", 16),
             paused=data.get("paused", False),
         )
 
@@ -189,7 +189,7 @@ def parse_spec(
     start: Moment | None = None,
     end: Moment | None = None,
     catchup: bool = False,
-    max_active_runs: int = 1,
+    max_active_runs: int = 16,
     paused: bool = False,
 ) -> ScheduleSpec:
     """Build a :class:`ScheduleSpec` from the arguments of ``@weir.flow``.
@@ -335,7 +335,7 @@ def _trigger_to_dict(item: Trigger) -> dict[str, Any]:
     if isinstance(item, OnEvent):
         return {"kind": "event", "name": item.name}
     if isinstance(item, OnFile):
-        return {"kind": "file", "glob": item.glob}
+        return {"kind": "file", "glob": item.glob, "settle": item.settle}
     raise ScheduleError("schedule", f"{item!r} cannot be serialised")
 
 
@@ -348,5 +348,5 @@ def _trigger_from_dict(data: dict[str, Any]) -> Trigger:
     if kind == "event":
         return OnEvent(data["name"])
     if kind == "file":
-        return OnFile(data["glob"])
+        return OnFile(data["glob"], data.get("settle", SETTLE))
     raise ScheduleError("schedule", f"unknown schedule kind {kind!r}")

@@ -218,11 +218,14 @@ class Flow:
         """Validated params as JSON-able values, for the store."""
         return self.params_model.model_validate(dict(values)).model_dump(mode="json")
 
-    def run(self, *, executor: str | None = None, **params: Any) -> Run:
+    def run(self, *, executor: str | None = None, logical_date: datetime | None = None, **params: Any) -> Run:
         """Create a recorded run with ``params`` and execute it to the end on ``executor``.
 
         Args:
             executor: ``inline`` or ``local`` (default: the ``WEIR_EXECUTOR`` setting, else ``local``).
+            logical_date: the run's logical date (aware), as a scheduled or backfilled run of
+                that date would have it: for a flow on a time schedule its data interval is the
+                schedule's interval that holds it. Default: as a run made by hand now.
             params: the flow's params; validated before anything is written.
 
         Returns:
@@ -234,7 +237,7 @@ class Flow:
         """
         from weir.runs import run_flow
 
-        return run_flow(self, params, executor=executor)
+        return run_flow(self, params, executor=executor, logical_date=logical_date)
 
 
 def _user_frame(exc: BaseException, fallback: str) -> str:
@@ -260,7 +263,7 @@ def flow(
     start: datetime | date | str | None = None,
     end: datetime | date | str | None = None,
     catchup: bool = False,
-    max_active_runs: int = 1,
+    max_active_runs: int = 16,
     paused: bool = False,
 ) -> Any:
     """Make a function a weir flow, with or without arguments.
@@ -278,8 +281,8 @@ def flow(
         tz: the IANA time zone of cron strings (default UTC).
         start, end: the first and last logical dates scheduled (a date, a datetime or an ISO string).
         catchup: create the runs of intervals missed while no scheduler ran (default False).
-        max_active_runs: runs of this flow a driver takes at once, whatever made them (default 1);
-            the others wait queued.
+        max_active_runs: runs of this flow a driver takes at once, whatever made them (default
+            16, as in Airflow); the others wait queued.
         paused: the schedule's state when the flow is first registered.
 
     Raises:

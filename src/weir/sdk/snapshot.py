@@ -7,9 +7,11 @@ and where workers find the code (a file relative to the project root, or a modul
 
 from __future__ import annotations
 
+import functools
 import inspect
 import sys
 import typing
+import weakref
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -43,11 +45,27 @@ def code_ref(flow: Flow, project_root: Path | None = None) -> CodeRef:
 
 
 def snapshot_of(flow: Flow, project_root: Path | None = None, code: CodeRef | None = None) -> FlowSnapshot:
-    """The snapshot of ``flow`` (traced now if it was not yet).
+    """The snapshot of ``flow`` (traced now if it was not yet; made once per flow object, project
+    root and code reference: a flow's definition does not change once it is traced).
 
     Raises:
         FlowDefinitionError: the flow body is not a valid flow.
     """
+    made = _made.setdefault(flow, {})
+    key = (str(project_root) if project_root is not None else None, code)
+    found = made.get(key)
+    if found is None:
+        found = made[key] = _snapshot_of(flow, project_root, code)
+    return found
+
+
+#: Snapshots made, per flow object (gone with it).
+_made: weakref.WeakKeyDictionary[Flow, dict[tuple[str | None, CodeRef | None], FlowSnapshot]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _snapshot_of(flow: Flow, project_root: Path | None, code: CodeRef | None) -> FlowSnapshot:
     graph = _relative_locations(flow.graph, project_root)
     spec = flow.schedule_spec
     line = getattr(getattr(flow.fn, "__code__", None), "co_firstlineno", 0)
@@ -76,12 +94,19 @@ def snapshot_of(flow: Flow, project_root: Path | None = None, code: CodeRef | No
 
 def _relative(path: str, project_root: Path | None) -> str:
     """``path`` relative to the project root when it lies inside it (snapshots name no machine)."""
-    if project_root is not None:
-        try:
-            return Path(path).resolve().relative_to(project_root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path
+    if project_root is None:
+        return path
+    return _relative_to(path, str(project_root))
+
+
+@functools.lru_cache(maxsize=4096)
+def _relative_to(path: str, root: str) -> str:
+    # Cached: every task of a flow names the same file, and resolving a path costs a few system
+    # calls; a flow snapshotted at each run would pay them per task and per run.
+    try:
+        return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def _relative_locations(graph: Graph, project_root: Path | None) -> Graph:

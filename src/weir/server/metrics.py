@@ -48,6 +48,7 @@ class StoreCollector:
             running_tasks = tasks.task_runs_in_states(conn, [TaskState.RUNNING])
             queued_runs = runs.in_state(conn, "queued")
             drivers = owners.owners(conn)
+            failed_callbacks = tasks.failed_callback_calls(conn)
 
         family = GaugeMetricFamily(
             "weir_runs", "Runs in the store, by flow and state", labels=["flow", "state"]
@@ -82,6 +83,11 @@ class StoreCollector:
         )
         yield GaugeMetricFamily("weir_runs_queued", "Runs queued, waiting for a driver", value=queued_runs)
         yield GaugeMetricFamily("weir_running_tasks", "Task runs running now", value=running_tasks)
+        yield GaugeMetricFamily(
+            "weir_callback_failures",
+            "Callback calls (notifications) that failed: not delivered, or a callback raised",
+            value=failed_callbacks,
+        )
         beats = [(now - o.heartbeat_at).total_seconds() for o in drivers if o.kind == "scheduler"]
         family = GaugeMetricFamily(
             "weir_scheduler_heartbeat_age_seconds", "Seconds since the freshest scheduler heartbeat"

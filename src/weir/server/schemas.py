@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from weir.control import reports
 from weir.control.pools import MAX_SLOTS
 from weir.graph.snapshot import ParamSpec
+from weir.server.paging import Page
 from weir.store.records import AuditRecord, EventRecord, PoolRecord, RunRecord, TaskRunRecord, TryRecord
 
 
@@ -69,14 +70,11 @@ class RunSummary(BaseModel):
         )
 
 
-class RunPage(BaseModel):
-    """A page of runs, newest first. Pass ``next_before`` as ``before`` for the next page."""
+class RunPage(Page[RunSummary]):
+    """A page of runs, newest first; ``total`` counts the runs matching the filters. Ask for the
+    next page with ``offset=<next_offset>``, or (faster on deep pages) ``before=<next_before>``."""
 
-    items: list[RunSummary]
-    total: int = Field(description="runs matching the filters (all pages)")
-    limit: int
-    offset: int
-    next_before: int | None
+    next_before: int | None = Field(description="the `before` of the next page; null on the last page")
 
 
 class TaskRunOut(BaseModel):
@@ -113,10 +111,30 @@ class TaskRunOut(BaseModel):
         )
 
 
+class CallbackCallOut(BaseModel):
+    """One call of a task's or the flow's callbacks (notifiers, functions) for one event."""
+
+    task_id: str | None = Field(description="the task whose callbacks were called; null for the flow's")
+    map_index: int
+    try_number: int
+    event: str = Field(description="success, failure or retry")
+    ok: bool = Field(description="false when a notification could not be delivered or a callback raised")
+    error: str | None
+    log: str | None = Field(description="the call's own log, in the log store")
+    at: datetime
+
+
 class RunDetail(RunSummary):
     executor: str | None
     owner: str | None
+    waiting: str | None = Field(
+        default=None,
+        description="why no scheduler drives the run yet (a paused flow, no scheduler running, ...)",
+    )
     task_runs: list[TaskRunOut]
+    callbacks: list[CallbackCallOut] = Field(
+        default=[], description="each call of callbacks, oldest first; a failed one has ok false"
+    )
 
 
 class TryOut(BaseModel):
@@ -245,10 +263,6 @@ class FlowSummary(BaseModel):
         )
 
 
-class FlowList(BaseModel):
-    items: list[FlowSummary]
-
-
 class FlowDetail(FlowSummary):
     graph: dict[str, Any]
     params: list[ParamInfo]
@@ -273,24 +287,13 @@ class FlowProblem(BaseModel):
 
     where: str = Field(description="the file's path, or `flow NAME`")
     path: str | None = Field(description="the flow file at fault, if a file")
-    flow: str | None = Field(description="the flow at fault, if a flow")
+    flow_name: str | None = Field(description="the flow at fault, if a flow")
     error: str
     at: datetime | None = Field(description="when the file was last read")
 
     @classmethod
     def of(cls, problem: reports.Problem) -> FlowProblem:
-        flow = problem.where.removeprefix("flow ") if problem.where.startswith("flow ") else None
-        return cls(
-            where=problem.where,
-            path=None if flow is not None else problem.where,
-            flow=flow,
-            error=problem.error,
-            at=problem.at,
-        )
-
-
-class FlowProblems(BaseModel):
-    items: list[FlowProblem]
+        return cls(**problem.as_json())
 
 
 class TriggerRequest(BaseModel):
@@ -321,6 +324,14 @@ class ClearResult(BaseModel):
     cleared: list[str]
 
 
+class ResumeResult(BaseModel):
+    """A run taken from its dead driver, queued for a scheduler to take up."""
+
+    run: RunSummary
+    released_from: str | None = Field(description="the driver whose lease had run out; null if none had it")
+    waiting: str | None = Field(description="why no scheduler takes it up yet (no scheduler running, ...)")
+
+
 class PoolOut(BaseModel):
     """A pool: its slots, how many are taken (tries queued or running in it), how many are free."""
 
@@ -341,10 +352,6 @@ class PoolOut(BaseModel):
             free=pool.free,
             updated_at=pool.updated_at,
         )
-
-
-class PoolList(BaseModel):
-    items: list[PoolOut] = Field(description="by name")
 
 
 class PoolRequest(BaseModel):
@@ -380,11 +387,11 @@ class AuditEntry(BaseModel):
         )
 
 
-class AuditPage(BaseModel):
-    """Audit rows, newest first. Pass ``next_before`` as ``before`` for the next page."""
+class AuditPage(Page[AuditEntry]):
+    """Audit rows, newest first; ``total`` counts the rows matching the filters. Ask for the next
+    page with ``offset=<next_offset>``, or ``before=<next_before>``."""
 
-    items: list[AuditEntry]
-    next_before: int | None
+    next_before: int | None = Field(description="the `before` of the next page; null on the last page")
 
 
 class StoreHealth(BaseModel):
@@ -404,12 +411,16 @@ class DriverHealth(BaseModel):
 
 
 class Health(BaseModel):
-    status: str = Field(description="ok, or degraded when the store does not answer")
+    status: str = Field(
+        description="ok; or degraded when the store does not answer or the newest scheduler heartbeat is "
+        "older than the lease (see problems)"
+    )
     store: StoreHealth
     scheduler_heartbeat_age: float | None = Field(
-        description="seconds since a scheduler last beat; None when no scheduler has registered"
+        description="seconds since a scheduler last beat; None when none has beaten in the last hour"
     )
-    drivers: list[DriverHealth]
+    problems: list[str] = Field(default=[], description="why the status is degraded, one sentence each")
+    drivers: list[DriverHealth] = Field(description="the drivers holding a lease now, at most 20")
 
 
 class EventRequest(BaseModel):

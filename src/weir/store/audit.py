@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from weir.store.records import AuditRecord
 from weir.store.tables import AuditRow
@@ -39,15 +39,30 @@ def entries(
     actor: str | None = None,
     before: int | None = None,
     limit: int = 50,
+    offset: int = 0,
 ) -> list[AuditRecord]:
-    """Rows, newest first, filtered; ``before`` (a row id) pages backwards."""
-    query = select(audit_t).order_by(audit_t.c.id.desc()).limit(limit)
-    if action:
-        query = query.where(audit_t.c.action == action)
-    if target:
-        query = query.where(audit_t.c.target == target)
-    if actor:
-        query = query.where(audit_t.c.actor == actor)
+    """Rows, newest first, filtered; ``before`` (a row id) pages backwards, ``offset`` skips rows."""
+    query = select(audit_t).where(*_filters(action, target, actor)).order_by(audit_t.c.id.desc())
     if before is not None:
         query = query.where(audit_t.c.id < before)
+    query = query.limit(limit).offset(offset)
     return [AuditRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def count(
+    conn: Connection, *, action: str | None = None, target: str | None = None, actor: str | None = None
+) -> int:
+    """How many rows match the filters (as :func:`entries` takes them, without a cursor)."""
+    query = select(func.count()).select_from(audit_t).where(*_filters(action, target, actor))
+    return int(conn.execute(query).scalar_one())
+
+
+def _filters(action: str | None, target: str | None, actor: str | None) -> list[Any]:
+    conditions: list[Any] = []
+    if action:
+        conditions.append(audit_t.c.action == action)
+    if target:
+        conditions.append(audit_t.c.target == target)
+    if actor:
+        conditions.append(audit_t.c.actor == actor)
+    return conditions

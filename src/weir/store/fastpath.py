@@ -53,11 +53,23 @@ class Prepared:
         finally:
             cursor.close()
 
+    def first(self, conn: Connection, row: dict[str, Any]) -> tuple[Any, ...] | None:
+        """Run the (SELECT) statement with ``row``'s values; its first row, or None."""
+        sql, names, processors, positional = self._for(conn)
+        values = [p(row[n]) if p else row[n] for n, p in zip(names, processors, strict=True)]
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(sql, tuple(values) if positional else dict(zip(names, values, strict=True)))
+            found = cursor.fetchone()
+            return tuple(found) if found is not None else None
+        finally:
+            cursor.close()
+
     def _for(self, conn: Connection) -> tuple[str, list[str], list[Processor], bool]:
         dialect = conn.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
-            # A DML statement compiles to an SQLCompiler (the base type has no binds).
+            # A statement with binds compiles to an SQLCompiler (the base type has none).
             compiled = self.statement.compile(dialect=dialect)
             assert isinstance(compiled, SQLCompiler)
             names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)

@@ -28,21 +28,9 @@ def add_version(conn: Connection, snapshot: dict[str, Any], now: datetime) -> bo
     """
     name, version = snapshot["name"], snapshot["version"]
     code = snapshot["code"]
-    exists = conn.execute(
-        select(flows_t.c.created_at).where(flows_t.c.name == name, flows_t.c.version == version)
-    ).first()
-    set_tags(conn, name, snapshot.get("tags", ()))
-    if exists:
-        newest_at = conn.execute(
-            select(func.max(flows_t.c.created_at)).where(flows_t.c.name == name)
-        ).scalar_one()
-        if exists.created_at < newest_at < now:
-            conn.execute(
-                update(flows_t)
-                .where(flows_t.c.name == name, flows_t.c.version == version)
-                .values(created_at=now)
-            )
+    if keep_again(conn, name, version, snapshot.get("tags", ()), now):
         return False
+    set_tags(conn, name, snapshot.get("tags", ()))
     conn.execute(
         insert(flows_t).values(
             name=name,
@@ -56,6 +44,24 @@ def add_version(conn: Connection, snapshot: dict[str, Any], now: datetime) -> bo
             created_at=now,
         )
     )
+    return True
+
+
+def keep_again(conn: Connection, name: str, version: str, tags: Iterable[str], now: datetime) -> bool:
+    """When the version is kept already: make it the flow's newest (see :func:`add_version`) and
+    its tags the flow's, and return True; False (nothing done) when it is not."""
+    exists = conn.execute(
+        select(flows_t.c.created_at).where(flows_t.c.name == name, flows_t.c.version == version)
+    ).first()
+    if not exists:
+        return False
+    set_tags(conn, name, tags)
+    newest = select(func.max(flows_t.c.created_at)).where(flows_t.c.name == name)
+    newest_at = conn.execute(newest).scalar_one()
+    if exists.created_at < newest_at < now:
+        conn.execute(
+            update(flows_t).where(flows_t.c.name == name, flows_t.c.version == version).values(created_at=now)
+        )
     return True
 
 
@@ -192,11 +198,20 @@ def set_paused(conn: Connection, name: str, paused: bool, now: datetime, *, rese
 
 
 def record_file(
-    conn: Connection, *, path: str, digest: str, flows: list[str], error: str | None, now: datetime
+    conn: Connection,
+    *,
+    path: str,
+    digest: str,
+    flows: list[str],
+    error: str | None,
+    now: datetime,
+    shadowed: list[str] | None = None,
 ) -> None:
     conn.execute(delete(flow_files_t).where(flow_files_t.c.path == path))
     conn.execute(
-        insert(flow_files_t).values(path=path, digest=digest, flows=flows, error=error, loaded_at=now)
+        insert(flow_files_t).values(
+            path=path, digest=digest, flows=flows, error=error, loaded_at=now, shadowed=shadowed or None
+        )
     )
 
 
@@ -209,9 +224,4 @@ def forget_files(conn: Connection, paths: Iterable[str]) -> None:
 def files(conn: Connection) -> list[FlowFileRecord]:
     """Every flow file recorded, by path."""
     rows = conn.execute(select(flow_files_t).order_by(flow_files_t.c.path)).mappings()
-    return [FlowFileRecord(**row) for row in rows]
-
-
-def file_errors(conn: Connection) -> list[FlowFileRecord]:
-    """The flow files that did not load (or hold a bad flow) when last read, by path."""
-    return [f for f in files(conn) if f.error]
+    return [FlowFileRecord(**{**row, "shadowed": row["shadowed"] or []}) for row in rows]

@@ -13,8 +13,9 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Connection, Exists, and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Exists, and_, bindparam, exists, insert, or_, select, update
 
+from weir.store.fastpath import Prepared
 from weir.store.records import OwnerRecord, RunRecord
 from weir.store.runs import ACTIVE_STATES, run_of
 from weir.store.tables import FlowRow, OwnerRow, RunRow
@@ -155,14 +156,19 @@ def stale_fences(conn: Connection, owner_id: str, fences: Mapping[int, int]) -> 
 
     On PostgreSQL the runs' rows stay locked until the transaction ends, so no claim can slip
     in between this check and the writes it guards (on SQLite the transaction holds the lock).
+    Run at every scheduler step, so one precompiled statement per run, on the DBAPI cursor.
     """
-    if not fences:
-        return []
-    query = select(runs_t.c.id, runs_t.c.owner, runs_t.c.fence).where(runs_t.c.id.in_(list(fences)))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    held = {row.id: (row.owner, row.fence) for row in conn.execute(query)}
-    return sorted(rid for rid, fence in fences.items() if held.get(rid) != (owner_id, fence))
+    stale = []
+    for run_id, fence in fences.items():
+        if _holder.first(conn, {"id": run_id}) != (owner_id, fence):
+            stale.append(run_id)
+    return sorted(stale)
+
+
+# FOR UPDATE renders on PostgreSQL only (SQLite's compiler leaves it out).
+_holder = Prepared(
+    select(runs_t.c.owner, runs_t.c.fence).where(runs_t.c.id == bindparam("id")).with_for_update()
+)
 
 
 def active_by_flow(conn: Connection, now: datetime) -> dict[str, int]:

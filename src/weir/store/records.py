@@ -75,6 +75,7 @@ class TaskRunRecord:
     pool: str | None = None
     note: str | None = None
     cache_key: str | None = None
+    interruptions: int = 0
 
     @property
     def key(self) -> tuple[str, int]:
@@ -147,6 +148,22 @@ class RunChange:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallbackCallRecord:
+    """One call of a task's callbacks (``task_id``) or a flow's (``task_id`` None) for one event,
+    and whether each callback in it (a notifier, a function) did its work."""
+
+    run_id: int
+    task_id: str | None
+    map_index: int
+    try_number: int
+    event: str  # success, failure, retry
+    ok: bool
+    error: str | None  # each failed callback, "name: Error: message", joined by "; "
+    log_key: str | None  # the call's own log in the log store
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CacheEntry:
     """A task result kept under a cache key (code hash + inputs)."""
 
@@ -204,10 +221,12 @@ class Changes:
     tries: list[TryRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     runs: list[RunChange] = field(default_factory=list)
+    callback_calls: list[CallbackCallRecord] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
-            self.new_task_runs
+            self.callback_calls
+            or self.new_task_runs
             or self.task_runs
             or self.new_tries
             or self.tries
@@ -225,6 +244,7 @@ class Changes:
         self.tries.extend(other.tries)
         self.events.extend(other.events)
         self.runs.extend(other.runs)
+        self.callback_calls.extend(other.callback_calls)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -257,10 +277,12 @@ class AuditRecord:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FlowFileRecord:
-    """A flow file as the registrar last read it: its hash, its flows, or why it did not load."""
+    """A flow file as the registrar last read it: its hash, the flows it holds, or why it did not
+    load; ``shadowed``: flows it defines that another file, registered first, holds."""
 
     path: str
     digest: str
     flows: list[str]
     error: str | None
     loaded_at: datetime
+    shadowed: list[str] = field(default_factory=list)

@@ -125,6 +125,8 @@ class TaskRunRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
     #: For a task run whose result came from the task cache: the cache key that holds it.
     cache_key: Mapped[str | None] = mapped_column(String(64))
+    #: Tries in a row lost with the process driving the run (not counted against retries).
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (Index("ix_task_runs_pool_state", "pool", "state"),)
 
@@ -167,6 +169,29 @@ class EventRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_events_run", "run_id", "id"),)
+
+
+class CallbackCallRow(Base):
+    """One call of a task's or a flow's callbacks for one event, and how it went (a notification
+    that could not be delivered is kept here, not only in the call's log)."""
+
+    __tablename__ = "callback_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(Integer)
+    task_id: Mapped[str | None] = mapped_column(String(200))
+    map_index: Mapped[int] = mapped_column(Integer, default=-1)
+    try_number: Mapped[int] = mapped_column(Integer, default=0)
+    event: Mapped[str] = mapped_column(String(20))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+    log_key: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_callback_calls_run", "run_id", "id"),
+        Index("ix_callback_calls_ok", "ok", "id"),
+    )
 
 
 class OwnerRow(Base):
@@ -229,6 +254,8 @@ class FlowFileRow(Base):
     flows: Mapped[list[str]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Flows the file defines that another file, registered first, holds (ignored here).
+    shadowed: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class EventInRow(Base):

@@ -7,23 +7,25 @@ writer expects, so a row another writer moved is never overwritten (``StaleState
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, update
 
 from weir.errors import NotFoundError, StaleStateError
 from weir.store.cache import store_entries
 from weir.store.fastpath import Prepared
-from weir.store.records import Changes, EventRecord, TaskRunRecord, TryRecord
-from weir.store.tables import EventRow, RunRow, TaskRunRow, TryRow
+from weir.store.records import CallbackCallRecord, Changes, EventRecord, TaskRunRecord, TryRecord
+from weir.store.tables import CallbackCallRow, EventRow, RunRow, TaskRunRow, TryRow
 
 runs_t = RunRow.__table__
 task_runs_t = TaskRunRow.__table__
 tries_t = TryRow.__table__
 events_t = EventRow.__table__
+callback_calls_t = CallbackCallRow.__table__
+CALLBACK_CALL_FIELDS = [f.name for f in dataclasses.fields(CallbackCallRecord)]
 
 TASK_RUN_FIELDS = [f.name for f in dataclasses.fields(TaskRunRecord)]
 TRY_FIELDS = [f.name for f in dataclasses.fields(TryRecord)]
@@ -115,15 +117,66 @@ def apply_changes(conn: Connection, changes: Changes) -> None:
             raise StaleStateError(f"run {run.run_id} was not {run.expected} any more", run_ids=[run.run_id])
     if changes.events:
         _insert_event.execute(conn, [row_of(e, EVENT_FIELDS) for e in changes.events])
+    if changes.callback_calls:
+        conn.execute(
+            insert(callback_calls_t), [row_of(c, CALLBACK_CALL_FIELDS) for c in changes.callback_calls]
+        )
 
 
-def get_task_runs(conn: Connection, run_id: int, task_id: str | None = None) -> list[TaskRunRecord]:
-    """A run's task runs (or one task's: its node and its elements), by task and map index."""
+def callback_calls(conn: Connection, run_id: int) -> list[CallbackCallRecord]:
+    """Every callback call of a run, oldest first."""
+    rows = conn.execute(
+        select(*(callback_calls_t.c[n] for n in CALLBACK_CALL_FIELDS))
+        .where(callback_calls_t.c.run_id == run_id)
+        .order_by(callback_calls_t.c.id)
+    )
+    return [CallbackCallRecord(**row._mapping) for row in rows]
+
+
+def failed_callback_calls(conn: Connection) -> int:
+    """How many callback calls have failed (a notification not delivered, a callback that raised)."""
+    return int(
+        conn.execute(
+            select(func.count()).select_from(callback_calls_t).where(callback_calls_t.c.ok.is_(False))
+        ).scalar_one()
+    )
+
+
+def get_task_runs(
+    conn: Connection,
+    run_id: int,
+    task_id: str | None = None,
+    *,
+    order: Sequence[str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[TaskRunRecord]:
+    """A run's task runs (or one task's: its node and its elements), by task and map index.
+
+    With ``order`` (task ids, in graph order) the tasks come in that order instead, those it does
+    not name last; ``limit`` and ``offset`` page them in the database.
+    """
     query = select(task_runs_t).where(task_runs_t.c.run_id == run_id)
     if task_id is not None:
         query = query.where(task_runs_t.c.task_id == task_id)
-    query = query.order_by(task_runs_t.c.task_id, task_runs_t.c.map_index)
+    if order:
+        position = case({t: i for i, t in enumerate(order)}, value=task_runs_t.c.task_id, else_=len(order))
+        query = query.order_by(position, task_runs_t.c.task_id, task_runs_t.c.map_index)
+    else:
+        query = query.order_by(task_runs_t.c.task_id, task_runs_t.c.map_index)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [TaskRunRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def count_task_runs(conn: Connection, run_id: int, task_id: str | None = None) -> int:
+    """How many task runs (nodes and mapped elements) a run has, or one of its tasks has."""
+    query = select(func.count()).select_from(task_runs_t).where(task_runs_t.c.run_id == run_id)
+    if task_id is not None:
+        query = query.where(task_runs_t.c.task_id == task_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def get_tries(
@@ -133,15 +186,35 @@ def get_tries(
     map_index: int | None = None,
     *,
     results: bool = True,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[TryRecord]:
-    """Tries of a run (or of one task, or one task run); ``results=False`` leaves result bytes out."""
-    query = select(*(tries_t.c if results else _TRY_COLUMNS)).where(tries_t.c.run_id == run_id)
-    if task_id is not None:
-        query = query.where(tries_t.c.task_id == task_id)
-    if map_index is not None:
-        query = query.where(tries_t.c.map_index == map_index)
+    """Tries of a run (or of one task, or one task run); ``results=False`` leaves result bytes out;
+    ``limit`` and ``offset`` page them in the database."""
+    query = select(*(tries_t.c if results else _TRY_COLUMNS)).where(*_tries_of(run_id, task_id, map_index))
     query = query.order_by(tries_t.c.task_id, tries_t.c.map_index, tries_t.c.number)
+    if limit is not None:
+        query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [TryRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def count_tries(
+    conn: Connection, run_id: int, task_id: str | None = None, map_index: int | None = None
+) -> int:
+    """How many tries :func:`get_tries` finds with the same arguments."""
+    query = select(func.count()).select_from(tries_t).where(*_tries_of(run_id, task_id, map_index))
+    return int(conn.execute(query).scalar_one())
+
+
+def _tries_of(run_id: int, task_id: str | None, map_index: int | None) -> list[Any]:
+    conditions: list[Any] = [tries_t.c.run_id == run_id]
+    if task_id is not None:
+        conditions.append(tries_t.c.task_id == task_id)
+    if map_index is not None:
+        conditions.append(tries_t.c.map_index == map_index)
+    return conditions
 
 
 def get_try(conn: Connection, run_id: int, task_id: str, map_index: int, number: int) -> TryRecord:
@@ -172,9 +245,9 @@ def _try_is(run_id: int, task_id: str, map_index: int, number: int) -> list[Any]
 
 
 def get_events(
-    conn: Connection, run_id: int, *, after: int = 0, limit: int | None = None
+    conn: Connection, run_id: int, *, after: int = 0, limit: int | None = None, offset: int = 0
 ) -> list[EventRecord]:
-    """A run's state changes, oldest first."""
+    """A run's state changes, oldest first; ``limit`` and ``offset`` page them in the database."""
     query = (
         select(*(events_t.c[name] for name in EVENT_FIELDS))
         .where(events_t.c.run_id == run_id, events_t.c.id > after)
@@ -182,7 +255,15 @@ def get_events(
     )
     if limit is not None:
         query = query.limit(limit)
+    if offset:
+        query = query.offset(offset)
     return [EventRecord(**row) for row in conn.execute(query).mappings()]
+
+
+def count_events(conn: Connection, run_id: int) -> int:
+    """How many state changes a run (and its task runs) has recorded."""
+    query = select(func.count()).select_from(events_t).where(events_t.c.run_id == run_id)
+    return int(conn.execute(query).scalar_one())
 
 
 def delete_elements(conn: Connection, run_id: int, task_id: str) -> None:

@@ -106,6 +106,12 @@ class FdForwarder:
             cls.installed = cls()
         return cls.installed
 
+    def say(self, text: str) -> None:
+        """Write ``text`` to the process's own stderr at once, never into a try's log (a worker
+        explaining why it exits, just before it does)."""
+        with contextlib.suppress(OSError):
+            os.write(self._stderr, text.encode(errors="replace"))
+
     def start_try(self, log: LogWriter) -> None:
         self._target = log
 

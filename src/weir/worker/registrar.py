@@ -382,6 +382,22 @@ def _child(conn: Connection, path: str, root: Path, zygote: int, fds: tuple[int,
         os._exit(0)
 
 
+def _line_in(exc: BaseException, path: str, root: Path) -> str | None:
+    """``file:line`` of the last line of the flow file ``path`` in ``exc``'s traceback (where a
+    notifier or a decorator was given a bad value), relative to the project root; None if none."""
+    import traceback
+
+    target = os.path.realpath(path)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.realpath(f.filename) == target]
+    if not frames:
+        return None
+    try:
+        shown = Path(target).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = path
+    return f"{shown}:{frames[-1].lineno}"
+
+
 def _snapshots(path: str, root: Path) -> dict[str, Any]:
     """Import ``path`` and snapshot each of its flows (this runs the user's code)."""
     from weir.errors import WeirError
@@ -392,7 +408,9 @@ def _snapshots(path: str, root: Path) -> dict[str, Any]:
     try:
         module = load_file(path)
     except WeirError as exc:
-        return _failed(str(exc))
+        where = _line_in(exc, path, root)
+        text = str(exc)
+        return _failed(f"{where}: {text}" if where and not text.startswith(where) else text)
     except BaseException as exc:
         return _failed(f"{path}: importing the flow file raised {type(exc).__name__}: {exc}")
     snapshots, problems = [], []

@@ -26,6 +26,7 @@ from weir.io.results import ResultRef
 from weir.sdk.context import CallbackContext, TaskContext, reset_context, set_context
 from weir.sdk.flow import Flow
 from weir.worker.capture import capture
+from weir.worker.memory import memory_error_text
 
 
 def _now() -> datetime:
@@ -138,8 +139,12 @@ def execute(item: WorkItem, flow: Flow, *, in_process: bool, cache: InputCache |
                 raise
             tb = traceback.format_exc()
             log.write(tb)
+            error = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, MemoryError):
+                error = memory_error_text(exc)  # with the limits that applied and what was asked
+                log.write(error + "\n")
             retryable = _retryable(policy.retry, exc, log)
-            return _failed(item, started, f"{type(exc).__name__}: {exc}", tb, retryable=retryable)
+            return _failed(item, started, error, tb, retryable=retryable)
         finally:
             if token is not None:
                 reset_context(token)

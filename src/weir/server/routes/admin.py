@@ -1,4 +1,5 @@
-"""``/api/v1/pools`` (list, set, delete) and ``/api/v1/audit`` (who did what, newest first)."""
+"""``/api/v1/pools`` (list, set, delete) and ``/api/v1/audit`` (who did what, newest first); both
+lists are paged (``limit``, ``offset``; :class:`~weir.server.paging.Page`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Path, Query, Response
 from weir.control import pools as pool_actions
 from weir.control import reports
 from weir.server.deps import MAX_ID, Ctx, State, check_name
-from weir.server.schemas import AuditEntry, AuditPage, ErrorBody, PoolList, PoolOut, PoolRequest
+from weir.server.paging import DEFAULT_LIMIT, Limit, Offset, Page
+from weir.server.schemas import AuditEntry, AuditPage, ErrorBody, PoolOut, PoolRequest
 from weir.server.state import ServerState
 
 router = APIRouter()
@@ -18,10 +20,14 @@ PoolName = Annotated[str, Path(max_length=200, description="a pool name")]
 _TEXT = r"^[^\x00-\x1f]*$"
 
 
-@router.get("/pools", response_model=PoolList, tags=["pools"], summary="List pools")
-def list_pools(ctx: Ctx) -> PoolList:
-    """Every pool with its slots, the slots in use (task runs queued or running in it) and free."""
-    return PoolList(items=[PoolOut.of(p) for p in pool_actions.list_pools(ctx)])
+@router.get("/pools", response_model=Page[PoolOut], tags=["pools"], summary="List pools")
+def list_pools(ctx: Ctx, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0) -> Page[PoolOut]:
+    """A page of the pools, by name, with their slots, the slots in use (task runs queued or
+    running in them) and free."""
+    # A handful of rows, each counted against the task runs: the store reads them all (its
+    # pools() takes no limit yet), and the page is cut here.
+    found = [PoolOut.of(p) for p in pool_actions.list_pools(ctx)]
+    return Page[PoolOut].of(found[offset : offset + limit], total=len(found), limit=limit, offset=offset)
 
 
 @router.put(
@@ -61,20 +67,30 @@ def audit_page(
     target: str | None = None,
     actor: str | None = None,
     before: int | None = None,
-    limit: int = 50,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
 ) -> AuditPage:
-    """A page of audit rows, newest first, as :func:`weir.control.reports.audit_entries` has them."""
+    """A page of audit rows, newest first, as :func:`weir.control.reports.audit_page` has them."""
     with state.store.read() as conn:
-        found = reports.audit_entries(
+        found = reports.audit_page(
             conn,
             action=action or None,
             target=target or None,
             actor=actor or None,
             before=before,
-            limit=limit,
+            limit=limit + 1,  # one more than asked: whether a next page exists, whatever the cursor
+            offset=offset,
         )
-    items = [AuditEntry.of(r) for r in found]
-    return AuditPage(items=items, next_before=items[-1].id if len(items) == limit else None)
+    more = len(found.items) > limit
+    items = [AuditEntry.of(r) for r in found.items[:limit]]
+    return AuditPage(
+        items=items,
+        total=found.total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if more else None,
+        next_before=items[-1].id if more else None,
+    )
 
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"], summary="List the audit log")
@@ -89,9 +105,13 @@ def list_audit(
     ] = None,
     actor: Annotated[str | None, Query(max_length=200, pattern=_TEXT, description="who acted")] = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only rows with a smaller id")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> AuditPage:
-    """Every action taken (trigger, cancel, retry, clear, resume, pause, unpause, register, send
-    event, set and delete pools, ...): who, through what (cli, api, ui, scheduler, python), on
-    what, when; newest first. Page with ``before=<next_before of the last page>``."""
-    return audit_page(state, action=action, target=target, actor=actor, before=before, limit=limit)
+    """Every action taken (trigger, cancel, retry, clear, resume, backfill, pause, unpause,
+    register, send event, set and delete pools, ...): who, through what (cli, api, ui, scheduler,
+    python), on what, when; newest first. Page with ``offset=<next_offset>``, or
+    ``before=<next_before>``."""
+    return audit_page(
+        state, action=action, target=target, actor=actor, before=before, limit=limit, offset=offset
+    )

@@ -1,5 +1,6 @@
 """``/api/v1/runs/{id}/tasks/{task}/tries/{n}/log``: a try's log, read through the log store by byte
-offset (never splitting a character), or followed as Server-Sent Events while the try runs.
+offset (never splitting a character), or followed as Server-Sent Events while the try runs; and
+``.../log/download``, the whole log as a file.
 
 Only the log store is read (``Settings.logs``): a try's ``log_path`` is a key in it (old absolute
 paths under a local store's root still read); anything else reads as empty.
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from weir.errors import NotFoundError
 from weir.io.logs import MAX_CHUNK, Chunk, log_store
 from weir.server.deps import MapIndex, RunId, State, TaskId, TryNumber, check_name
 from weir.server.routes.runs import NOT_FOUND
@@ -115,6 +117,52 @@ def get_log(
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/runs/{run_id}/tasks/{task_id}/tries/{number}/log/download",
+    response_class=StreamingResponse,
+    responses={
+        **NOT_FOUND,
+        200: {
+            "description": "the whole log, as a file",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+    },
+    summary="Download a try's whole log",
+)
+def download_log(
+    run_id: RunId, task_id: TaskId, number: TryNumber, state: State, map_index: MapIndex = -1
+) -> StreamingResponse:
+    """The try's whole log as ``text/plain``, to save as a file (``Content-Disposition: attachment``),
+    read from the log store a chunk at a time however large it is. A try still running gives its
+    log as written so far. 404 when the run, the task, the try or its log does not exist.
+    """
+    check_name(task_id, "task")
+    with state.store.read() as conn:
+        runs.get_run(conn, run_id, result=False)
+        found = tasks.get_try(conn, run_id, task_id, map_index, number)
+    size = log_size(state, found.log_path)
+    element = f"[{map_index}]" if map_index >= 0 else ""
+    if not size:
+        raise NotFoundError(f"try {number} of task {task_id}{element} of run {run_id} wrote no log")
+    name = f"run-{run_id}-{task_id}{f'.{map_index}' if map_index >= 0 else ''}.try-{number}.log"
+    return StreamingResponse(
+        _whole(state, found.log_path or "", size, final=try_ended(found.state)),
+        media_type="text/plain; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _whole(state: ServerState, key: str, size: int, *, final: bool) -> Iterator[str]:
+    """The log ``key`` from its start up to ``size`` bytes (or its end, when shorter), a chunk at a time."""
+    offset = 0
+    while offset < size:
+        chunk = read_log(state, key, offset, min(MAX_CHUNK, size - offset), final=final)
+        if chunk.next_offset <= offset:
+            return  # the log shrank, or a character is cut at ``size``: nothing more to give
+        yield chunk.text
+        offset = chunk.next_offset
 
 
 async def _follow(

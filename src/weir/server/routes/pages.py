@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 import weir.server.layout as layout
+from weir.control import backfill as plan
+from weir.control import flows as flow_actions
 from weir.control import reports
-from weir.errors import NotFoundError
+from weir.errors import NotFoundError, WeirError
 from weir.io.logs import MAX_CHUNK
 from weir.server.deps import MAX_ID, FlowName, RunId, State, Tag, TaskId, check_name
 from weir.server.routes.admin import audit_page
@@ -27,6 +29,8 @@ router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 LOG_TAIL = 256 * 1024
 GRID_RUNS = 25
 PAGE = 50
+#: The coming runs a flow page lists.
+COMING = 5
 _FAILED = (TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED)
 
 
@@ -65,6 +69,10 @@ def flow_page(
             if selected_run.flow_name != name:
                 raise NotFoundError(f"run {selected} is not a run of flow {name!r}")
             states = {r.task_id: r for r in tasks.get_task_runs(conn, selected) if r.map_index < 0}
+        try:
+            coming = plan.coming(conn, flow_actions.get_snapshot(conn, name), state.now(), COMING)
+        except WeirError:  # a stored version this weir cannot read: the page says so elsewhere
+            coming = None
     graph_layout = layout.layout_graph(detail.graph, states)
     task_ids = list(reports.task_order(detail.graph))
     for _run_id, task_id in grid.cells:
@@ -80,6 +88,7 @@ def flow_page(
         cells=grid.cells,
         task_ids=task_ids,
         selected_run=selected_run,
+        coming=coming,
         page="flows",
     )
 
@@ -114,7 +123,8 @@ def runs_page(
 
 def _run_context(state: ServerState, run_id: int) -> dict[str, Any]:
     with state.store.read() as conn:
-        report = reports.run_report(conn, run_id)
+        report = reports.run_report(conn, run_id, now=state.now())
+        driver_gone = reports.driver_gone(conn, report.run, state.now())
     parents = report.nodes
     elements: dict[str, dict[str, int]] = {}
     waiting: dict[str, int] = {}
@@ -129,7 +139,10 @@ def _run_context(state: ServerState, run_id: int) -> dict[str, Any]:
         tries_of[t.task_id] = tries_of.get(t.task_id, 0) + 1
     return {
         "run": report.run,
+        "run_waiting": report.waiting,
+        "failed_callbacks": report.failed_callbacks,
         "active": report.run.state not in RUN_TERMINAL,
+        "driver_gone": driver_gone,
         "task_runs": parents,
         "elements": elements,
         "waiting": waiting,
@@ -215,6 +228,12 @@ def task_page(
         log_next=log_next,
         following=following,
     )
+
+
+@router.get("/problems")
+def problems_page(request: Request, state: State) -> Response:
+    """Flow files that did not load and flows that cannot run as registered (``weir flows errors``)."""
+    return _page(state, request, "problems.html", problems=flow_problems(state), page="problems")
 
 
 @router.get("/pools")

@@ -1,4 +1,5 @@
-"""``/api/v1/runs``: list and show runs; cancel, retry and clear them; task runs, tries and events."""
+"""``/api/v1/runs``: list and show runs; cancel, retry, clear and resume them; task runs, tries and
+events. Every list is paged (``limit``, ``offset``; :class:`~weir.server.paging.Page`)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ from fastapi import APIRouter, Query
 
 from weir.control import reports
 from weir.control import runs as run_actions
+from weir.control.waiting import why_waiting
 from weir.errors import NotFoundError
 from weir.server.deps import MAX_ID, Ctx, MapIndex, RunId, State, Tag, TaskId, TryNumber, check_name
+from weir.server.paging import DEFAULT_LIMIT, Limit, Offset, Page
 from weir.server.schemas import (
+    CallbackCallOut,
     CancelResult,
     ClearRequest,
     ClearResult,
     ErrorBody,
     EventOut,
+    ResumeResult,
     RunDetail,
     RunPage,
     RunSummary,
@@ -39,12 +44,26 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 def run_detail(state: ServerState, run_id: int) -> RunDetail:
     """A run and its task runs (topological order), as :func:`weir.control.reports.run_report` has them."""
     with state.store.read() as conn:
-        report = reports.run_report(conn, run_id, with_tries=False)
+        report = reports.run_report(conn, run_id, with_tries=False, now=state.now())
     return RunDetail(
         **RunSummary.of(report.run).model_dump(),
         executor=report.run.executor,
         owner=report.run.owner,
+        waiting=report.waiting,
         task_runs=[TaskRunOut.of(r) for r in report.task_runs],
+        callbacks=[
+            CallbackCallOut(
+                task_id=c.task_id,
+                map_index=c.map_index,
+                try_number=c.try_number,
+                event=c.event,
+                ok=c.ok,
+                error=c.error,
+                log=c.log_key,
+                at=c.at,
+            )
+            for c in report.callbacks
+        ],
     )
 
 
@@ -61,12 +80,12 @@ def list_runs(
     trigger: Annotated[str | None, Query(max_length=20, pattern=r"^[a-z_]+$")] = None,
     tag: Tag = None,
     before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only runs with a smaller id")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> RunPage:
     """Runs, newest first, filtered by flow, state, trigger and the tags of their flows.
 
-    Page with ``offset``, or (faster on deep pages) with ``before=<next_before of the last page>``.
+    Page with ``offset=<next_offset>``, or (faster on deep pages) ``before=<next_before>``.
     """
     with state.store.read() as conn:
         page = runs.list_runs(
@@ -76,16 +95,18 @@ def list_runs(
             trigger=trigger,
             tag=tag or None,
             before=before,
-            limit=limit,
+            limit=limit + 1,  # one more than asked: whether a next page exists, whatever the cursor
             offset=offset,
         )
-    items = [RunSummary.of(r) for r in page.runs]
+    more = len(page.runs) > limit
+    items = [RunSummary.of(r) for r in page.runs[:limit]]
     return RunPage(
         items=items,
         total=page.total,
         limit=limit,
         offset=offset,
-        next_before=items[-1].id if len(items) == limit else None,
+        next_offset=offset + limit if more else None,
+        next_before=items[-1].id if more else None,
     )
 
 
@@ -145,12 +166,39 @@ def clear_run(run_id: RunId, body: ClearRequest, state: State, ctx: Ctx) -> Clea
     return ClearResult(run=_summary(state, run_id), cleared=cleared)
 
 
-@router.get(
-    "/runs/{run_id}/tasks", response_model=list[TaskRunOut], responses=NOT_FOUND, summary="List task runs"
+@router.post(
+    "/runs/{run_id}/resume",
+    response_model=ResumeResult,
+    responses={
+        **NOT_FOUND,
+        409: {"model": ErrorBody, "description": "the run has ended, or its driver is alive (the reason)"},
+    },
+    summary="Resume a run whose driver died",
 )
-def list_task_runs(run_id: RunId, state: State) -> list[TaskRunOut]:
-    """Every task run of the run, mapped elements after their node, in topological order."""
-    return run_detail(state, run_id).task_runs
+def resume_run(run_id: RunId, state: State, ctx: Ctx) -> ResumeResult:
+    """Take an unfinished run from its driver whose lease has run out (its process died), for a
+    scheduler to take up: task runs that succeeded are not run again. The API drives nothing.
+
+    A run that has ended, or whose driver still holds its lease, gives 409 saying so.
+    """
+    before = run_actions.release(ctx, run_id)
+    with state.store.read() as conn:
+        run = runs.get_run(conn, run_id, result=False)
+        waiting = why_waiting(conn, run, state.now())
+    return ResumeResult(run=RunSummary.of(run), released_from=before.owner, waiting=waiting)
+
+
+@router.get(
+    "/runs/{run_id}/tasks", response_model=Page[TaskRunOut], responses=NOT_FOUND, summary="List task runs"
+)
+def list_task_runs(
+    run_id: RunId, state: State, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> Page[TaskRunOut]:
+    """A page of the run's task runs in topological order, each mapped node's elements after it."""
+    with state.store.read() as conn:
+        found = reports.task_run_page(conn, run_id, limit=limit, offset=offset)
+    items = [TaskRunOut.of(r) for r in found.items]
+    return Page[TaskRunOut].of(items, total=found.total, limit=limit, offset=offset)
 
 
 def task_records(state: ServerState, run_id: int, task_id: str) -> list[TaskRunRecord]:
@@ -193,7 +241,7 @@ def get_task_run(run_id: RunId, task_id: TaskId, state: State, map_index: MapInd
 
 @router.get(
     "/runs/{run_id}/tasks/{task_id}/tries",
-    response_model=list[TryOut],
+    response_model=Page[TryOut],
     responses=NOT_FOUND,
     summary="List tries",
 )
@@ -202,12 +250,15 @@ def list_tries(
     task_id: TaskId,
     state: State,
     map_index: Annotated[int | None, Query(ge=-1, le=MAX_ID, description="only this element")] = None,
-) -> list[TryOut]:
-    """Tries of a task (all its elements unless ``map_index`` is given), with errors and tracebacks."""
-    task_records(state, run_id, task_id)
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> Page[TryOut]:
+    """A page of the tries of a task (all its elements, by element, unless ``map_index`` is given),
+    with errors and tracebacks."""
+    check_name(task_id, "task")
     with state.store.read() as conn:
-        tries = tasks.get_tries(conn, run_id, task_id, map_index, results=False)
-    return [TryOut.of(t) for t in tries]
+        found = reports.try_page(conn, run_id, task_id, map_index, limit=limit, offset=offset)
+    return Page[TryOut].of([TryOut.of(t) for t in found.items], total=found.total, limit=limit, offset=offset)
 
 
 @router.get(
@@ -226,14 +277,14 @@ def get_try(
 
 
 @router.get(
-    "/runs/{run_id}/events", response_model=list[EventOut], responses=NOT_FOUND, summary="List a run's events"
+    "/runs/{run_id}/events", response_model=Page[EventOut], responses=NOT_FOUND, summary="List a run's events"
 )
 def list_events(
-    run_id: RunId,
-    state: State,
-    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> list[EventOut]:
-    """Every state change of the run and its task runs, oldest first."""
+    run_id: RunId, state: State, limit: Limit = DEFAULT_LIMIT, offset: Offset = 0
+) -> Page[EventOut]:
+    """A page of the state changes of the run and its task runs, oldest first."""
     with state.store.read() as conn:
-        runs.get_run(conn, run_id, result=False)
-        return [EventOut.of(e) for e in tasks.get_events(conn, run_id, limit=limit)]
+        found = reports.event_page(conn, run_id, limit=limit, offset=offset)
+    return Page[EventOut].of(
+        [EventOut.of(e) for e in found.items], total=found.total, limit=limit, offset=offset
+    )

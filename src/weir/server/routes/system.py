@@ -23,12 +23,14 @@ from weir.server.state import API_PREFIX, ServerState
 from weir.store import owners
 
 router = APIRouter()
-#: Drivers whose last heartbeat is older than this are left out of the health answer.
+#: Schedulers whose last heartbeat is older than this are forgotten by the health answer (a
+#: scheduler stopped for good); one that beat more recently but holds no lease makes it degraded.
 DRIVER_MEMORY = 3600.0
 
 
 def health_of(state: ServerState) -> Health:
-    """Whether the store answers, and the drivers (schedulers, ``weir run``) it knows of."""
+    """Whether the store answers, whether the newest scheduler heartbeat is fresh, and the live
+    drivers (schedulers, ``weir run``, backfills holding a lease)."""
     now = state.now()
     try:
         store = state.store
@@ -40,6 +42,7 @@ def health_of(state: ServerState) -> Health:
             status="degraded",
             store=StoreHealth(reachable=False, error=f"{type(exc).__name__}: {str(exc)[:300]}"),
             scheduler_heartbeat_age=None,
+            problems=["the store does not answer"],
             drivers=[],
         )
     drivers = [
@@ -55,12 +58,22 @@ def health_of(state: ServerState) -> Health:
         )
         for o in known
     ]
-    ages = [d.age_seconds for d in drivers if d.kind == "scheduler"]
+    ages = [d.age_seconds for d in drivers if d.kind == "scheduler" and d.age_seconds < DRIVER_MEMORY]
+    newest = min(ages) if ages else None
+    problems = []
+    stale_after = state.settings.lease_seconds
+    if newest is not None and newest > stale_after:
+        problems.append(
+            f"the newest scheduler heartbeat is {newest:.0f} s old "
+            f"(stale after {stale_after:g} s, the lease): no scheduler is making or driving runs; "
+            "start `weir scheduler` or look at why it stopped"
+        )
     return Health(
-        status="ok",
+        status="degraded" if problems else "ok",
         store=StoreHealth(reachable=True),
-        scheduler_heartbeat_age=min(ages) if ages else None,
-        drivers=[d for d in drivers if d.alive or d.age_seconds < DRIVER_MEMORY][:20],
+        scheduler_heartbeat_age=newest,
+        problems=problems,
+        drivers=[d for d in drivers if d.alive][:20],
     )
 
 
@@ -72,8 +85,9 @@ def health_of(state: ServerState) -> Health:
     responses={503: {"model": Health, "description": "the store does not answer"}},
 )
 def health(state: State) -> Any:
-    """Whether the store answers, how long ago a scheduler last beat, and which drivers hold a
-    lease (``alive``: their runs are theirs; a driver whose lease ran out may have its runs adopted)."""
+    """Whether the store answers (503 when it does not), how long ago a scheduler last beat
+    (``degraded`` once that is older than the lease, with the reason in ``problems``), and the
+    drivers that hold a lease now (their runs are theirs)."""
     result = health_of(state)
     if not result.store.reachable:
         return JSONResponse(result.model_dump(mode="json"), status_code=503)

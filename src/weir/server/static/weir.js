@@ -1,4 +1,4 @@
-// weir UI: live updates, actions and the trigger form. Plain JavaScript, no dependencies.
+// weir UI: live updates, actions, the trigger and backfill forms. Plain JavaScript, no dependencies.
 "use strict";
 
 function flash(message, bad) {
@@ -94,12 +94,91 @@ function bindTrigger() {
       window.location.href = "/runs/" + result.data.id;
       return;
     }
-    const detail = (result.data && result.data.detail) || ("HTTP " + result.status);
-    flash(detail, true);
-    ((result.data && result.data.fields) || []).forEach((problem) => {
-      const slot = form.querySelector('[data-field-error="' + CSS.escape(problem.field) + '"]');
-      if (slot) slot.textContent = problem.reason;
+    showErrors(form, result);
+  });
+}
+
+// -- the backfill form on a flow page: a preview (a dry run) first, then a button queues the runs --
+function shortTime(iso) {
+  return iso ? iso.replace("T", " ").replace(/(\.\d+)?(Z|[+-]00:00)$/, "") : "";
+}
+
+function showErrors(form, result) {
+  flash((result.data && result.data.detail) || ("HTTP " + result.status), true);
+  ((result.data && result.data.fields) || []).forEach((problem) => {
+    const slot = form.querySelector('[data-field-error="' + CSS.escape(problem.field) + '"]');
+    if (slot) slot.textContent = problem.reason;
+  });
+}
+
+function showBackfill(result) {
+  const box = document.getElementById("backfill-plan");
+  const rows = box.querySelector("tbody");
+  rows.replaceChildren();
+  result.intervals.forEach((interval) => {
+    const row = document.createElement("tr");
+    row.dataset.action = interval.action;
+    const what = interval.action.replace("_", " ") + (interval.reason ? ": " + interval.reason : "");
+    const texts = [shortTime(interval.logical_date),
+      shortTime(interval.interval_start) + " → " + shortTime(interval.interval_end), null, what];
+    texts.forEach((text) => {
+      const cell = document.createElement("td");
+      if (text !== null) {
+        cell.textContent = text;
+      } else if (interval.run_id !== null) {
+        const link = document.createElement("a");
+        link.href = "/runs/" + interval.run_id;
+        link.textContent = "run " + interval.run_id + (interval.state ? " (" + interval.state + ")" : "");
+        cell.appendChild(link);
+      }
+      row.appendChild(cell);
     });
+    rows.appendChild(row);
+  });
+  const c = result.counts;
+  const todo = c.make + c.take_up + c.retry;
+  const summary = document.getElementById("backfill-summary");
+  if (result.dry_run) {
+    summary.textContent = result.intervals.length + " intervals: " + c.make + " to make, " + c.take_up +
+      " to take up, " + c.retry + " to retry, " + c.skip + " to skip. Nothing was written yet.";
+  } else {
+    summary.textContent = result.run_ids.length + " runs queued for a scheduler" +
+      (result.waiting ? " (" + result.waiting + ")" : "") + ".";
+  }
+  const confirmButton = document.getElementById("backfill-confirm");
+  confirmButton.hidden = !result.dry_run || todo === 0;
+  confirmButton.textContent = "Queue " + todo + " run" + (todo === 1 ? "" : "s");
+  box.hidden = false;
+}
+
+function bindBackfill() {
+  const form = document.getElementById("backfill");
+  if (!form) return;
+  const confirmButton = document.getElementById("backfill-confirm");
+  let previewed = null;  // what the last preview asked: the confirm button sends the same, for real
+  const send = async (body) => {
+    form.querySelectorAll("[data-field-error]").forEach((el) => { el.textContent = ""; });
+    const result = await postJSON(form.dataset.action, body);
+    if (!result.ok) {
+      showErrors(form, result);
+      return null;
+    }
+    showBackfill(result.data);
+    return result.data;
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    previewed = { start: data.get("start"), end: data.get("end"), rerun_failed: data.get("rerun_failed") === "on" };
+    await send(Object.assign({ dry_run: true }, previewed));
+  });
+  form.addEventListener("input", () => { confirmButton.hidden = true; });  // changed: preview again first
+  confirmButton.addEventListener("click", async () => {
+    if (!previewed) return;
+    confirmButton.disabled = true;
+    const done = await send(Object.assign({ dry_run: false }, previewed));
+    confirmButton.disabled = false;
+    if (done) flash(done.run_ids.length + " runs of the backfill queued");
   });
 }
 
@@ -167,6 +246,7 @@ function followLog() {
 document.addEventListener("DOMContentLoaded", () => {
   bindActions(document);
   bindTrigger();
+  bindBackfill();
   bindPause();
   startLive();
   followLog();

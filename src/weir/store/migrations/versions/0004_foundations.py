@@ -25,6 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("pool", sa.String(100)))
         batch.add_column(sa.Column("note", sa.Text()))
         batch.add_column(sa.Column("cache_key", sa.String(64)))
+        batch.add_column(sa.Column("interruptions", sa.Integer(), nullable=False, server_default="0"))
     op.create_index("ix_task_runs_pool_state", "task_runs", ["pool", "state"])
     with op.batch_alter_table("tries") as batch:
         batch.add_column(sa.Column("result_digest", sa.String(64)))
@@ -32,6 +33,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("result_digest", sa.String(64)))
     with op.batch_alter_table("owners") as batch:
         batch.add_column(sa.Column("lease_expires_at", UTCDateTime()))
+    with op.batch_alter_table("flow_files") as batch:
+        batch.add_column(sa.Column("shadowed", sa.JSON()))
     op.create_table(
         "flow_tags",
         sa.Column("flow_name", sa.String(200), primary_key=True),
@@ -57,15 +60,35 @@ def upgrade() -> None:
     )
     op.create_index("ix_audit_target", "audit", ["target", "id"])
     op.create_index("ix_audit_action", "audit", ["action", "id"])
+    op.create_table(
+        "callback_calls",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("task_id", sa.String(200)),
+        sa.Column("map_index", sa.Integer(), nullable=False),
+        sa.Column("try_number", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(20), nullable=False),
+        sa.Column("ok", sa.Boolean(), nullable=False),
+        sa.Column("error", sa.Text()),
+        sa.Column("log_key", sa.Text()),
+        sa.Column("at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_callback_calls_run", "callback_calls", ["run_id", "id"])
+    op.create_index("ix_callback_calls_ok", "callback_calls", ["ok", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_callback_calls_ok", "callback_calls")
+    op.drop_index("ix_callback_calls_run", "callback_calls")
+    op.drop_table("callback_calls")
     op.drop_index("ix_audit_action", "audit")
     op.drop_index("ix_audit_target", "audit")
     op.drop_table("audit")
     op.drop_table("pools")
     op.drop_index("ix_flow_tags_tag", "flow_tags")
     op.drop_table("flow_tags")
+    with op.batch_alter_table("flow_files") as batch:
+        batch.drop_column("shadowed")
     with op.batch_alter_table("owners") as batch:
         batch.drop_column("lease_expires_at")
     with op.batch_alter_table("cache") as batch:
@@ -74,6 +97,7 @@ def downgrade() -> None:
         batch.drop_column("result_digest")
     op.drop_index("ix_task_runs_pool_state", "task_runs")
     with op.batch_alter_table("task_runs") as batch:
+        batch.drop_column("interruptions")
         batch.drop_column("cache_key")
         batch.drop_column("note")
         batch.drop_column("pool")
