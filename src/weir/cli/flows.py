@@ -347,39 +347,26 @@ def next_fires(
     as_json: JsonOption = False,
 ) -> None:
     """A flow's coming scheduled runs: when each fires, its logical date and data interval."""
-    from datetime import datetime
+    import dataclasses
 
     from weir.cli.project import context, resolve_flow
-    from weir.control.backfill import describe
-    from weir.control.flows import is_paused
-    from weir.schedules import next_fire_time
+    from weir.control.backfill import coming
 
     ctx = context(load_settings(flows))
     snapshot = resolve_flow(ctx, target)
-    spec = snapshot.schedule_spec
-    if spec is None or spec.timetable is None:
-        how = f": it runs {describe(spec)}" if spec and spec.schedules else ""
-        fail(f"flow {snapshot.name!r} has no time schedule (cron or interval){how}")
-    timetable = spec.timetable
     with ctx.store.read() as conn:
-        paused = is_paused(conn, snapshot)
-    rows: list[dict[str, datetime]] = []
-    after = ctx.clock.now()
-    while len(rows) < count:
-        fire = next_fire_time(spec, after)
-        if fire is None:
-            break
-        start, end = timetable.interval_for(fire)
-        rows.append({"fire_at": fire, "logical_date": start, "interval_start": start, "interval_end": end})
-        after = fire
+        found = coming(conn, snapshot, ctx.clock.now(), count)
+    if found.schedule is None:
+        fail(found.note or f"flow {snapshot.name!r} has no time schedule")
+    rows = [dataclasses.asdict(run) for run in found.runs]
     if as_json:
         print_json(
-            {"flow_name": snapshot.name, "schedule": timetable.describe(), "paused": paused, "runs": rows}
+            {"flow_name": found.flow_name, "schedule": found.schedule, "paused": found.paused, "runs": rows}
         )
         return
     console = stdout_console()
-    note = "  [yellow](paused: no run is made until `weir unpause`)[/yellow]" if paused else ""
-    console.print(f"[bold]flow {snapshot.name}[/bold]  {timetable.describe()}{note}", highlight=False)
+    note = "  [yellow](paused: no run is made until `weir unpause`)[/yellow]" if found.paused else ""
+    console.print(f"[bold]flow {snapshot.name}[/bold]  {found.schedule}{note}", highlight=False)
     if not rows:
         console.print("no coming runs: the schedule has ended")
         return
