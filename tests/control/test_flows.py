@@ -166,12 +166,17 @@ def test_removing_the_duplicate_clears_both_errors_and_the_first_file_keeps_its_
     assert files(ctx) == {"/p/a.py": (["dup"], None)}
 
 
-def test_when_the_holding_file_goes_the_duplicate_is_read_again_to_take_the_flow_over(ctx: Context) -> None:
+def test_when_the_holding_file_goes_the_duplicate_is_read_again_to_take_the_flow_over(
+    ctx: Context, clock: FakeClock
+) -> None:
     actions.register(ctx, [loaded("/p/a.py", dup_a)])
+    clock.advance(seconds=1)  # versions are ordered by when they were stored: no ties
     actions.register(ctx, [loaded("/p/b.py", dup_b)])
 
+    clock.advance(seconds=1)
     out = actions.register(ctx, [], gone=["/p/a.py"])
     assert out.reread == ["/p/b.py"]
+    clock.advance(seconds=1)
     again = actions.register(ctx, [loaded("/p/b.py", dup_b)])
 
     assert again.errors == {} and files(ctx) == {"/p/b.py": (["dup"], None)}
